@@ -1,0 +1,1 @@
+"""aftersales decision engine: load → compile → evaluate → explain."""

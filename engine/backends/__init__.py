@@ -1,0 +1,30 @@
+"""Matching backends: given a stage and the facts, which rules of the stage fire.
+
+Both backends read the same compiled model and must agree (the tests demand it):
+`python` evaluates conditions directly; `durable` compiles them to a Rete network
+in durable-rules. Everything after matching (outputs, conflicts, explanation) is
+shared, in `engine.evaluate`.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..model import Rule, RuleSet
+
+
+class Matcher(Protocol):
+    def match(self, stage_index: int, env: dict, effective) -> list[Rule]:
+        """The rules of the stage in force on `effective` whose condition holds, in file order."""
+
+
+def make_matcher(ruleset: RuleSet, backend: str) -> Matcher:
+    if backend == "python":
+        from .python import PythonMatcher
+        return PythonMatcher(ruleset)
+    if backend == "durable":
+        from .durable import DurableMatcher
+        return DurableMatcher(ruleset)
+    raise ValueError(f"unknown engine backend {backend!r} (durable or python)")
+
+
+BACKENDS = ("durable", "python")

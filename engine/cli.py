@@ -1,0 +1,180 @@
+"""`aftersales`: evaluate cases, list rule sets, run rule tests, check rule files.
+
+Exit codes: 0 fine, 1 tests failed / findings, 2 invalid case, 3 rules error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from .backends import BACKENDS
+from .errors import CaseError, DecisionConflict, RulesError
+from .rulebook import RuleBook
+
+EXIT_FAILED, EXIT_CASE, EXIT_RULES = 1, 2, 3
+
+
+def _print_json(obj):
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def _load(args) -> RuleBook:
+    return RuleBook.load(args.rules, backend=getattr(args, "engine", "durable"))
+
+
+def _fail_rules(problems) -> int:
+    for p in problems:
+        print(p, file=sys.stderr)
+    return EXIT_RULES
+
+
+def cmd_eval(args) -> int:
+    book = _load(args)
+    if args.ruleset in book.errors:
+        return _fail_rules(book.errors[args.ruleset].problems)
+    if args.ruleset not in book.rulesets:
+        print(f"unknown rule set {args.ruleset!r}; loaded: {', '.join(book.rulesets) or 'none'}", file=sys.stderr)
+        return EXIT_CASE
+    try:
+        text = sys.stdin.read() if args.case == "-" else Path(args.case).read_text(encoding="utf-8")
+    except OSError as e:
+        print(f"{args.case}: cannot read: {e.strerror}", file=sys.stderr)
+        return EXIT_CASE
+    try:
+        case = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as e:
+        print(f"{args.case}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", file=sys.stderr)
+        return EXIT_CASE
+    try:
+        decision = book.decide(args.ruleset, case, as_of=args.as_of, explain=args.explain)
+    except CaseError as e:
+        for fld, messages in e.errors.items():
+            for m in messages:
+                print(f"{fld}: {m}", file=sys.stderr)
+        return EXIT_CASE
+    except DecisionConflict as e:
+        print(f"rule conflict: {e}", file=sys.stderr)
+        return EXIT_RULES
+    _print_json(decision.to_json())
+    return 0
+
+
+def cmd_rulesets(args) -> int:
+    book = _load(args)
+    for name, loaded in sorted(book.rulesets.items()):
+        rs = loaded.ruleset
+        print(f"{name:16} {rs.version:10} {len(rs.rules):4} rules  {rs.digest[:19]}  {rs.title}")
+    for name, err in sorted(book.errors.items()):
+        print(f"{name:16} FAILED TO LOAD ({len(err.problems)} problems)")
+        for p in err.problems:
+            print(f"    {p}")
+    return EXIT_RULES if book.errors else 0
+
+
+def cmd_check(args) -> int:
+    book = RuleBook.load(args.rules_dir, backend="python")
+    problems = book.all_problems()
+    if args.format == "json":
+        _print_json({"problems": [p.as_dict() for p in problems]})
+    else:
+        for p in problems:
+            print(p)
+        if not problems:
+            print(f"{len(book.rulesets)} rule sets, {sum(len(l.ruleset.rules) for l in book.rulesets.values())} rules: no problems")
+    return EXIT_RULES if problems else 0
+
+
+def cmd_test(args) -> int:
+    from .ruletests import coverage, load_tests, run_test
+    backends = BACKENDS if args.engine == "both" else (args.engine,)
+    books = {b: RuleBook.load(args.rules_dir, backend=b) for b in backends}
+    first = books[backends[0]]
+    if first.errors:
+        return _fail_rules(first.all_problems())
+    try:
+        tests = load_tests(Path(args.rules_dir), args.ruleset)
+    except RulesError as e:
+        return _fail_rules(e.problems)
+    results, failed = [], 0
+    for test in tests:
+        if test.ruleset not in first.rulesets:
+            print(f"{test.where}: unknown rule set {test.ruleset!r}")
+            failed += 1
+            continue
+        outcomes = [run_test(books[b].get(test.ruleset), test, b) for b in backends]
+        results.extend(outcomes)
+        if len(outcomes) == 2 and outcomes[0].passed and outcomes[0].fired != outcomes[1].fired:
+            outcomes[1].failures.append(
+                f"backends disagree: durable fired {sorted(outcomes[0].fired)}, python {sorted(outcomes[1].fired)}")
+        bad = [o for o in outcomes if not o.passed]
+        if bad:
+            failed += 1
+            print(f"FAIL {test.where}  {test.ruleset}: {test.name}")
+            for o in bad:
+                for f in o.failures:
+                    print(f"     [{o.backend}] {f}")
+    cov = coverage(first, results)
+    total_hit = total = 0
+    print()
+    for name, (hit, n, missing) in cov.items():
+        if args.ruleset and name != args.ruleset:
+            continue
+        total_hit, total = total_hit + hit, total + n
+        pct = 100 * hit / n if n else 100
+        print(f"coverage {name:16} {hit:4}/{n:<4} rules fired by a test ({pct:5.1f}%)"
+              + (f"  never fired: {', '.join(missing)}" if missing else ""))
+    overall = 100 * total_hit / total if total else 100
+    print(f"coverage overall         {total_hit:4}/{total:<4} ({overall:5.1f}%)")
+    print(f"{len(tests) - failed} passed, {failed} failed")
+    if failed:
+        return EXIT_FAILED
+    if args.min_coverage is not None and overall < args.min_coverage:
+        print(f"coverage {overall:.1f}% is below --min-coverage {args.min_coverage}%")
+        return EXIT_FAILED
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aftersales", description="After-sales decisions from YAML rule sets")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("eval", help="decide one case and print the decision as JSON")
+    e.add_argument("ruleset")
+    e.add_argument("case", help="a JSON file with the case fields, or - for standard input")
+    e.add_argument("--as-of", dest="as_of", help="date or date-time the decision is made for (default: now, China time)")
+    e.add_argument("--explain", choices=("fired", "full"), default="fired")
+    e.add_argument("--rules", default="rules", help="rules folder (default: rules)")
+    e.add_argument("--engine", choices=BACKENDS, default="durable")
+    e.set_defaults(fn=cmd_eval)
+
+    r = sub.add_parser("rulesets", help="list the loaded rule sets")
+    r.add_argument("--rules", default="rules")
+    r.set_defaults(fn=cmd_rulesets)
+
+    c = sub.add_parser("check", help="load every rule set and report problems as file:line: level: message")
+    c.add_argument("rules_dir", nargs="?", default="rules")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.set_defaults(fn=cmd_check)
+
+    t = sub.add_parser("test", help="run the YAML rule tests and report rule coverage")
+    t.add_argument("rules_dir", nargs="?", default="rules")
+    t.add_argument("--ruleset")
+    t.add_argument("--engine", choices=("both",) + BACKENDS, default="both")
+    t.add_argument("--min-coverage", type=float, dest="min_coverage")
+    t.set_defaults(fn=cmd_test)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except RulesError as e:
+        return _fail_rules(e.problems)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Errors a user of the engine can act on: rule-file problems and invalid cases."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a rule file, located for a policy owner."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    rule_id: str | None = None
+    level: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        rule = f" [{self.rule_id}]" if self.rule_id else ""
+        return f"{where}: {self.level}:{rule} {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "column": self.column,
+                "rule_id": self.rule_id, "level": self.level, "message": self.message}
+
+
+class RulesError(Exception):
+    """A rule set could not be loaded; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class CaseError(Exception):
+    """A case does not fit the rule set's inputs: field path → messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+class DecisionConflict(Exception):
+    """Two rules set an output declared `combine: unique` — the rule set is contradictory."""
+
+    def __init__(self, output: str, rule_ids: list[str]):
+        self.output = output
+        self.rule_ids = rule_ids
+        super().__init__(f"output {output!r} is unique but set by rules {', '.join(rule_ids)}")
+
+
+class ExpressionError(Exception):
+    """A problem in one expression; the compiler turns it into a located Problem."""
+
+    def __init__(self, message: str, offset: int = 0):
+        self.message = message
+        self.offset = offset  # column offset inside the expression text
+        super().__init__(message)

@@ -1,0 +1,122 @@
+"""Evaluate one case: derived facts, stages in order, outputs resolved per `combine`.
+
+A decision is a pure function of (case, as_of, rule-set version): no clock, no I/O
+here. Matching (which rules fire) is the backend's job; everything after it —
+output values, priorities, conflicts, the explanation — is shared by both backends.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .case import read_case
+from .errors import CaseError, DecisionConflict
+from .explain import explain_not_fired, fired_entry
+from .functions import WARNINGS
+from .model import RuleSet
+from .types import to_json
+
+
+@dataclass
+class Decision:
+    ruleset: dict
+    as_of: datetime
+    outputs: dict  # output name → JSON value
+    fired: list
+    warnings: list
+    not_fired: list | None = None
+    typed: dict = field(default_factory=dict, repr=False)  # output name → typed value
+
+    def to_json(self) -> dict:
+        out = {"ruleset": self.ruleset, "as_of": self.as_of.isoformat(), "decision": self.outputs,
+               "fired": self.fired, "warnings": self.warnings}
+        if self.not_fired is not None:
+            out["not_fired"] = self.not_fired
+        return out
+
+
+def evaluate(ruleset: RuleSet, matcher, case: dict, as_of: datetime, explain: str = "fired") -> Decision:
+    """Decide `case` (a JSON object) as of `as_of` (an aware datetime)."""
+    env = dict(ruleset.base_env)
+    env.update(read_case(ruleset, case))
+    env["as_of"], env["today"], env[WARNINGS] = as_of, as_of.date(), []
+    for d in ruleset.derived:
+        env[d.name] = d.expr.fn(env)
+    _validate(ruleset, env)
+    effective = ruleset.effective_date.fn(env) if ruleset.effective_date else env["today"]
+
+    fired_rules, sets, lost = [], {}, {}
+    for i, stage in enumerate(ruleset.stages):
+        for d in stage.derived:
+            env[d.name] = d.expr.fn(env)
+        fired = _first_hit_rows(matcher.match(i, env, effective))
+        for r in fired:
+            sets[r.id] = {o: e.fn(env) for o, e in r.then.items()}
+        _check_unique_tables(fired)
+        for o in stage.outputs:
+            env[o] = _resolve(ruleset.outputs[o], fired, sets, lost)
+        fired_rules.extend(fired)
+
+    outputs, typed = {}, {}
+    for name, o in ruleset.outputs.items():
+        value = env.get(name)
+        if value is not None:
+            typed[name] = value
+            outputs[name] = to_json(value, o.result_type)
+    decision = Decision(ruleset.meta, as_of, outputs,
+                        [fired_entry(ruleset, r, sets[r.id], lost.get(r.id), env) for r in fired_rules],
+                        env[WARNINGS], typed=typed)
+    if explain == "full":
+        fired_ids = {r.id for r in fired_rules}
+        decision.not_fired = explain_not_fired(ruleset, fired_ids, env, effective)
+    return decision
+
+
+def _validate(ruleset: RuleSet, env: dict):
+    errors: dict[str, list[str]] = {}
+    for v in ruleset.validations:
+        if v.expr.fn(env) is False:
+            errors.setdefault(v.field, []).append(v.message)
+    if errors:
+        raise CaseError(errors)
+
+
+def _first_hit_rows(fired):
+    """A `hit: first` decision table fires only its first matching row."""
+    seen, out = set(), []
+    for r in fired:
+        if r.table_hit == "first":
+            if r.table in seen:
+                continue
+            seen.add(r.table)
+        out.append(r)
+    return out
+
+
+def _check_unique_tables(fired):
+    rows: dict[str, list[str]] = {}
+    for r in fired:
+        if r.table_hit == "unique":
+            rows.setdefault(r.table, []).append(r.id)
+    for table, ids in rows.items():
+        if len(ids) > 1:
+            raise DecisionConflict(f"decision table {table}", ids)
+
+
+def _resolve(output, fired, sets, lost):
+    """The value of one output from the rules that fired in its stage."""
+    setters = [r for r in fired if sets[r.id].get(output.name) is not None]
+    if not setters:
+        return output.default
+    if output.combine == "collect":
+        return [sets[r.id][output.name] for r in setters]
+    if output.combine == "unique" and len(setters) > 1:
+        raise DecisionConflict(output.name, [r.id for r in setters])
+    if output.combine == "first":
+        winner = setters[0]
+    else:  # priority; ties go to the rule written first
+        winner = max(setters, key=lambda r: (r.priority, -r.index))
+    for r in setters:
+        if r is not winner and sets[r.id][output.name] != sets[winner.id][output.name]:
+            lost.setdefault(r.id, []).append(output.name)
+    return sets[winner.id][output.name]

@@ -1,0 +1,47 @@
+"""What a decision says about its rules: the fired ones with the facts they read,
+and for `explain=full` each rule in force that did not fire, with the first part of
+its condition that failed and the values it saw ("why not free repair?")."""
+from __future__ import annotations
+
+from .conditions import describe, first_failure, names_in
+from .model import Rule, RuleSet
+from .types import ANY, to_json
+
+
+def _values(ruleset: RuleSet, names, env) -> dict:
+    out = {}
+    for n in names:
+        if n in ruleset.tables:
+            continue
+        out[n] = to_json(env.get(n), ruleset.fact_types.get(n, ANY))
+    return out
+
+
+def fired_entry(ruleset: RuleSet, rule: Rule, sets: dict, lost, env) -> dict:
+    entry = {"id": rule.id, "title": rule.title, "source": rule.source, "stage": rule.stage,
+             "sets": {o: to_json(v, ruleset.outputs[o].type) for o, v in sets.items() if v is not None},
+             "values": _values(ruleset, sorted(rule.reads), env)}
+    if lost:
+        entry["overridden"] = sorted(lost)  # outputs a higher-priority rule decided differently
+    return entry
+
+
+def explain_not_fired(ruleset: RuleSet, fired_ids: set, env: dict, effective) -> list:
+    out = []
+    for r in ruleset.rules:
+        if r.id in fired_ids or not r.in_force(effective):
+            continue
+        part, value = first_failure(r.when, env)
+        if part is None:  # it holds: a row of a `hit: first` table below the row that matched
+            first = next((f for f in ruleset.rules if f.id in fired_ids and f.table == r.table), None)
+            out.append({"id": r.id, "title": r.title, "source": r.source, "stage": r.stage,
+                        "failed": f"an earlier row of table {r.table} matched" + (f" ({first.id})" if first else ""),
+                        "because": "first hit", "values": _values(ruleset, sorted(r.reads), env)})
+            continue
+        names = names_in(part)
+        missing = [n for n in names if env.get(n) is None and n not in ruleset.tables]
+        out.append({"id": r.id, "title": r.title, "source": r.source, "stage": r.stage,
+                    "failed": describe(part),
+                    "because": "missing: " + ", ".join(missing) if value is None and missing else "false",
+                    "values": _values(ruleset, names, env)})
+    return out

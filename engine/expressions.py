@@ -1,0 +1,534 @@
+"""The expression language: parsed with Python's `ast` under a whitelist, type-checked
+at load, compiled to closures. Never `eval`.
+
+`compile_expression(text, scope)` returns an `Expr`: a function of the evaluation
+environment (a dict of fact name → value), the static type, the names it reads,
+and — for the simple comparisons the Rete backend can match natively — a `Native`
+description of the test. Null (a missing fact) propagates: any operation on null
+gives null, and a condition that comes out null does not hold.
+"""
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, DivisionByZero, InvalidOperation
+from typing import Any, Callable
+
+from .errors import ExpressionError
+from .functions import WARNINGS, Function, unify
+from .types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MONEY, NULL, STRING, TABLE, Type
+
+MAX_LENGTH = 2000  # characters; a longer expression belongs in derived facts
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A name an expression may read."""
+
+    name: str
+    type: Type
+    kind: str  # input | parameter | table | derived | output | builtin
+    value: Any = None  # parameters: the constant; tables: {key: value}
+
+
+@dataclass(frozen=True)
+class Native:
+    """A test the Rete backend can match without Python: `name op operand`.
+
+    operand is ("lit", value) or ("name", other_name); op is one of < <= > >= == !=,
+    "in" / "not in" (operand: ("lits", values)), or "is" (a boolean fact is true/false).
+    """
+
+    name: str
+    type: Type
+    op: str
+    operand: tuple
+
+
+@dataclass
+class Expr:
+    text: str
+    fn: Callable[[dict], Any]
+    type: Type
+    names: frozenset = field(default_factory=frozenset)
+    native: Native | None = None
+    constant: bool = False
+
+
+_CMP = {ast.Lt: ("<", operator.lt), ast.LtE: ("<=", operator.le), ast.Gt: (">", operator.gt),
+        ast.GtE: (">=", operator.ge), ast.Eq: ("==", operator.eq), ast.NotEq: ("!=", operator.ne)}
+_CONSTANT_NAMES = {"true": (True, BOOLEAN), "True": (True, BOOLEAN), "false": (False, BOOLEAN),
+                   "False": (False, BOOLEAN), "null": (None, NULL), "None": (None, NULL)}
+
+
+def _nullsafe2(op):
+    def fn(a, b):
+        return None if a is None or b is None else op(a, b)
+    return fn
+
+
+def _div(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return Decimal(a) / Decimal(b)
+
+
+def _floordiv(a, b):
+    return None if a is None or b is None or b == 0 else a // b
+
+
+def _mod(a, b):
+    return None if a is None or b is None or b == 0 else a % b
+
+
+def _sub(a, b):
+    if a is None or b is None:
+        return None
+    r = a - b
+    return r.days if isinstance(r, timedelta) else r
+
+
+def _add(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, date) and isinstance(b, int):
+        return a + timedelta(days=b)
+    if isinstance(b, date) and isinstance(a, int):
+        return b + timedelta(days=a)
+    return a + b
+
+
+def _date_sub(a, b):
+    if a is None or b is None:
+        return None
+    return a - timedelta(days=b) if isinstance(b, int) else (a - b).days
+
+
+class _Compiler:
+    def __init__(self, text: str, scope: dict[str, Symbol], functions: dict[str, Function]):
+        self.text = text
+        self.scope = scope
+        self.functions = functions
+        self.names: set[str] = set()
+
+    def fail(self, node, message):
+        raise ExpressionError(message, getattr(node, "col_offset", 0))
+
+    # Each visit returns (fn, type, constant_value_or_marker)
+    def visit(self, node) -> tuple[Callable, Type, bool]:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            self.fail(node, f"{_describe(node)} is not allowed in a rule expression")
+        return method(node)
+
+    def visit_Expression(self, node):
+        return self.visit(node.body)
+
+    def visit_Constant(self, node):
+        v = node.value
+        if isinstance(v, bool):
+            return _const(v), BOOLEAN, True
+        if isinstance(v, int):
+            return _const(v), INTEGER, True
+        if isinstance(v, float):
+            source = ast.get_source_segment(self.text, node) or repr(v)
+            try:
+                d = Decimal(source.replace("_", ""))
+            except InvalidOperation:
+                self.fail(node, f"{source} is not a number")
+            return _const(d), DECIMAL, True
+        if isinstance(v, str):
+            return _const(v), STRING, True
+        if v is None:
+            return _const(None), NULL, True
+        self.fail(node, f"the literal {v!r} is not allowed")
+
+    def visit_Name(self, node):
+        if node.id in _CONSTANT_NAMES:
+            value, t = _CONSTANT_NAMES[node.id]
+            return _const(value), t, True
+        sym = self.scope.get(node.id)
+        if sym is None:
+            if node.id.startswith("_"):
+                self.fail(node, f"names starting with '_' are not allowed: {node.id}")
+            self.fail(node, f"unknown fact {node.id!r}" + _suggest(node.id, self.scope))
+        if sym.kind == "table":
+            self.fail(node, f"{node.id} is a table: use lookup({node.id}, key)")
+        self.names.add(node.id)
+        name = node.id
+        return (lambda env: env.get(name)), sym.type, False
+
+    def visit_List(self, node):
+        parts = [self.visit(e) for e in node.elts]
+        item = unify([t for _, t, _ in parts], "the list") if parts else ANY
+        fns = [f for f, _, _ in parts]
+        return (lambda env: [f(env) for f in fns]), Type("list", item=item), all(c for _, _, c in parts)
+
+    visit_Tuple = visit_List
+
+    def visit_UnaryOp(self, node):
+        fn, t, c = self.visit(node.operand)
+        if isinstance(node.op, ast.Not):
+            self._want_bool(node.operand, t, "not")
+            return (lambda env: None if (v := fn(env)) is None else not v), BOOLEAN, c
+        if isinstance(node.op, (ast.USub, ast.UAdd)):
+            if not t.numeric:
+                self.fail(node, f"'-' needs a number, not {t}")
+            sign = -1 if isinstance(node.op, ast.USub) else 1
+            return (lambda env: None if (v := fn(env)) is None else sign * v), t, c
+        self.fail(node, "this operator is not allowed")
+
+    def visit_BoolOp(self, node):
+        parts = [self.visit(v) for v in node.values]
+        for v, (_, t, _) in zip(node.values, parts):
+            self._want_bool(v, t, "and" if isinstance(node.op, ast.And) else "or")
+        fns = [f for f, _, _ in parts]
+        constant = all(c for _, _, c in parts)
+        return (_kleene_and(fns) if isinstance(node.op, ast.And) else _kleene_or(fns)), BOOLEAN, constant
+
+    def visit_BinOp(self, node):
+        lf, lt, lc = self.visit(node.left)
+        rf, rt, rc = self.visit(node.right)
+        op = node.op
+        result = self._arith_type(node, op, lt, rt)
+        if isinstance(op, ast.Add):
+            impl = _add
+        elif isinstance(op, ast.Sub):
+            impl = _date_sub if lt.kind == "date" else _sub
+        elif isinstance(op, ast.Mult):
+            impl = _nullsafe2(operator.mul)
+        elif isinstance(op, ast.Div):
+            impl = _div
+        elif isinstance(op, ast.FloorDiv):
+            impl = _floordiv
+        elif isinstance(op, ast.Mod):
+            impl = _mod
+        else:
+            self.fail(node, f"the operator {_describe(op)} is not allowed")
+        return (lambda env: impl(lf(env), rf(env))), result, lc and rc
+
+    def _arith_type(self, node, op, lt: Type, rt: Type) -> Type:
+        if NULL in (lt, rt) or ANY in (lt, rt):
+            return ANY
+        sym = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%"}.get(type(op), "?")
+        if isinstance(op, ast.Add) and lt.kind == "date" and rt.kind == "integer":
+            return DATE
+        if isinstance(op, ast.Add) and lt.kind == "integer" and rt.kind == "date":
+            return DATE
+        if isinstance(op, ast.Sub) and lt.kind == "date" and rt.kind in ("date", "integer"):
+            return INTEGER if rt.kind == "date" else DATE
+        if isinstance(op, ast.Add) and lt.kind in ("string", "enum") and rt.kind in ("string", "enum"):
+            return STRING
+        if not (lt.numeric and rt.numeric):
+            hint = " (use add_hours / hours_between for date-times)" if "datetime" in (lt.kind, rt.kind) else ""
+            self.fail(node, f"cannot compute {lt} {sym} {rt}{hint}")
+        kinds = {lt.kind, rt.kind}
+        if isinstance(op, (ast.FloorDiv, ast.Mod)):
+            if kinds != {"integer"}:
+                self.fail(node, f"'{sym}' works on whole numbers only, not {lt} and {rt}")
+            return INTEGER
+        if isinstance(op, ast.Mult):
+            if lt.kind == "money" and rt.kind == "money":
+                self.fail(node, "cannot multiply money by money")
+            return MONEY if "money" in kinds else DECIMAL if "decimal" in kinds else INTEGER
+        if isinstance(op, ast.Div):
+            if rt.kind == "money":
+                if lt.kind != "money":
+                    self.fail(node, f"cannot divide {lt} by money")
+                return DECIMAL
+            return MONEY if lt.kind == "money" else DECIMAL
+        if ("money" in kinds) and kinds - {"money", "integer"} and isinstance(op, (ast.Add, ast.Sub)):
+            return MONEY  # money ± decimal stays money
+        return MONEY if "money" in kinds else DECIMAL if "decimal" in kinds else INTEGER
+
+    def visit_Compare(self, node):
+        operands = [node.left, *node.comparators]
+        compiled = [self.visit(o) for o in operands]
+        tests = []
+        for i, op in enumerate(node.ops):
+            (lf, lt, lc), (rf, rt, rc) = compiled[i], compiled[i + 1]
+            tests.append(self._compare(node, op, operands[i], lt, lf, operands[i + 1], rt, rf))
+        fn = tests[0] if len(tests) == 1 else _kleene_and(tests)
+        return fn, BOOLEAN, all(c for _, _, c in compiled)
+
+    def _compare(self, node, op, lnode, lt, lf, rnode, rt, rf):
+        if isinstance(op, (ast.In, ast.NotIn)):
+            if rt.kind != "list":
+                self.fail(rnode, f"'in' needs a list on its right, not {rt}")
+            self._comparable(node, lt, rt.item, "in")
+            self._check_enum_literals(lnode, lt, rnode)
+            negate = isinstance(op, ast.NotIn)
+
+            def test(env):
+                a, b = lf(env), rf(env)
+                if a is None or b is None:
+                    return None
+                return (a in b) != negate
+            return test
+        if type(op) not in _CMP:
+            self.fail(node, f"the comparison {_describe(op)} is not allowed (use == or !=)")
+        symbol, impl = _CMP[type(op)]
+        self._comparable(node, lt, rt, symbol)
+        if symbol not in ("==", "!=") and lt.kind in ("boolean",):
+            self.fail(node, f"'{symbol}' does not order true/false")
+        self._check_enum_literals(lnode, lt, rnode)
+        self._check_enum_literals(rnode, rt, lnode)
+
+        def test(env):
+            a, b = lf(env), rf(env)
+            return None if a is None or b is None else impl(a, b)
+        return test
+
+    def _comparable(self, node, lt: Type, rt: Type, symbol):
+        if "null" in (lt.kind, rt.kind):
+            self.fail(node, "compare with null using given(x)")
+        if "any" in (lt.kind, rt.kind):
+            return
+        if lt.numeric and rt.numeric:
+            return
+        groups = [{"string", "enum"}, {"date"}, {"datetime"}, {"boolean"}]
+        if any(lt.kind in g and rt.kind in g for g in groups):
+            return
+        hint = " (use date(t) to compare a date-time with a date)" if {lt.kind, rt.kind} == {"date", "datetime"} else ""
+        self.fail(node, f"cannot compare {lt} with {rt} using '{symbol}'{hint}")
+
+    def _check_enum_literals(self, enum_node, enum_type: Type, other):
+        """`fault_cause == 'misuse'`: the literal must be one of the enum's values."""
+        if enum_type.kind != "enum":
+            return
+        literals = []
+        if isinstance(other, ast.Constant) and isinstance(other.value, str):
+            literals = [other]
+        elif isinstance(other, (ast.List, ast.Tuple)):
+            literals = [e for e in other.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        for lit in literals:
+            if lit.value not in enum_type.values:
+                self.fail(lit, f"{lit.value!r} is not a value of {_name_of(enum_node)} "
+                               f"(allowed: {', '.join(enum_type.values)})")
+
+    def visit_IfExp(self, node):
+        tf, tt, tc = self.visit(node.test)
+        self._want_bool(node.test, tt, "if")
+        bf, bt, bc = self.visit(node.body)
+        of, ot, oc = self.visit(node.orelse)
+        result = unify([bt, ot], "the two branches of 'if … else'")
+
+        def fn(env):
+            t = tf(env)
+            if t is None:
+                return None
+            return bf(env) if t else of(env)
+        return fn, result, tc and bc and oc
+
+    def visit_Call(self, node):
+        if not isinstance(node.func, ast.Name):
+            self.fail(node, "only the listed functions may be called (no methods or attributes)")
+        if node.keywords:
+            self.fail(node, "functions take positional arguments only")
+        name = node.func.id
+        if name == "lookup":
+            return self._lookup(node)
+        if name == "date" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
+            try:
+                d = date.fromisoformat(str(node.args[0].value))
+            except ValueError:
+                self.fail(node.args[0], f"{node.args[0].value!r} is not a date YYYY-MM-DD")
+            return _const(d), DATE, True
+        fn = self.functions.get(name)
+        if fn is None:
+            self.fail(node, f"unknown function {name}()" + _suggest(name, self.functions))
+        args = [self.visit(a) for a in node.args]
+        try:
+            result = fn.check([t for _, t, _ in args])
+        except ExpressionError as e:
+            self.fail(node, e.message)
+        fns = [f for f, _, _ in args]
+        impl, needs_env, null_safe = fn.impl, fn.needs_env, fn.null_safe
+
+        def call(env):
+            values = [f(env) for f in fns]
+            if not null_safe and any(v is None for v in values):
+                return None
+            try:
+                return impl(env, *values) if needs_env else impl(*values)
+            except (ArithmeticError, ValueError, OverflowError) as e:
+                env[WARNINGS].append(f"{name}() could not be computed ({e}); treated as unknown")
+                return None
+        constant = all(c for _, _, c in args) and not needs_env
+        return call, result, constant
+
+    def _lookup(self, node):
+        if len(node.args) not in (2, 3):
+            self.fail(node, "lookup() takes a table, a key and optionally a column: lookup(table, key, 'column')")
+        tnode = node.args[0]
+        sym = self.scope.get(tnode.id) if isinstance(tnode, ast.Name) else None
+        if sym is None or sym.kind != "table":
+            self.fail(tnode, "lookup()'s first argument must be the name of a table")
+        self.names.add(tnode.id)
+        rows: dict = sym.value
+        kf, kt, _ = self.visit(node.args[1])
+        column = None
+        if len(node.args) == 3:
+            cnode = node.args[2]
+            if not (isinstance(cnode, ast.Constant) and isinstance(cnode.value, str)):
+                self.fail(cnode, "lookup()'s column must be a quoted column name")
+            column = cnode.value
+            columns = sym.type.values  # column names
+            if column not in columns:
+                self.fail(cnode, f"table {tnode.id} has no column {column!r} (columns: {', '.join(columns)})")
+            result = sym.value["$types"][column]
+            rows = {k: v.get(column) for k, v in sym.value.items() if k != "$types"}
+        else:
+            if sym.type.values:
+                self.fail(node, f"table {tnode.id} has columns: name one, lookup({tnode.id}, key, 'column')")
+            result = sym.value["$types"][None]
+            rows = {k: v for k, v in sym.value.items() if k != "$types"}
+        return (lambda env: None if (k := kf(env)) is None else rows.get(k)), result, False
+
+    def _want_bool(self, node, t: Type, what):
+        if t.kind not in ("boolean", "null", "any"):
+            self.fail(node, f"'{what}' needs a true/false condition, but {_name_of(node)} is {t}")
+
+
+def _const(value):
+    return lambda env: value
+
+
+def _kleene_and(fns):
+    def fn(env):
+        unknown = False
+        for f in fns:
+            v = f(env)
+            if v is False:
+                return False
+            if v is None:
+                unknown = True
+        return None if unknown else True
+    return fn
+
+
+def _kleene_or(fns):
+    def fn(env):
+        unknown = False
+        for f in fns:
+            v = f(env)
+            if v is True:
+                return True
+            if v is None:
+                unknown = True
+        return None if unknown else False
+    return fn
+
+
+def _describe(node) -> str:
+    names = {"Attribute": "attribute access (a.b)", "Subscript": "indexing (a[b])", "Lambda": "lambda",
+             "Pow": "'**'", "ListComp": "a comprehension", "GeneratorExp": "a generator", "Dict": "a mapping",
+             "Set": "a set", "Starred": "'*'", "NamedExpr": "':='", "JoinedStr": "f-strings",
+             "Is": "'is'", "IsNot": "'is not'", "Await": "await", "BitAnd": "'&'", "BitOr": "'|'",
+             "BitXor": "'^'", "LShift": "'<<'", "RShift": "'>>'", "MatMult": "'@'", "Invert": "'~'"}
+    return names.get(type(node).__name__, type(node).__name__)
+
+
+def _name_of(node) -> str:
+    return node.id if isinstance(node, ast.Name) else "the expression"
+
+
+def _suggest(name: str, known) -> str:
+    import difflib
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def _native(tree, scope: dict[str, Symbol]) -> Native | None:
+    """Describe `name op literal|name`, `name in [literals]`, `name`, `not name` for the Rete backend."""
+    node = tree.body if isinstance(tree, ast.Expression) else tree
+
+    def literal(n):
+        if isinstance(n, ast.Constant) and not isinstance(n.value, float):
+            return True, n.value
+        if isinstance(n, ast.Name) and n.id in _CONSTANT_NAMES:
+            return True, _CONSTANT_NAMES[n.id][0]
+        if isinstance(n, ast.Name) and n.id in scope and scope[n.id].kind == "parameter":
+            return True, scope[n.id].value
+        return False, None
+
+    def fact(n):
+        if isinstance(n, ast.Name) and n.id in scope and scope[n.id].kind in ("input", "derived", "output"):
+            return scope[n.id]
+        return None
+
+    if (s := fact(node)) and s.type.kind == "boolean":
+        return Native(s.name, s.type, "is", ("lit", True))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and (s := fact(node.operand)) \
+            and s.type.kind == "boolean":
+        return Native(s.name, s.type, "is", ("lit", False))
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return None
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+    s = fact(left)
+    if s is None:
+        return None
+    if isinstance(op, (ast.In, ast.NotIn)):
+        if not isinstance(right, (ast.List, ast.Tuple)):
+            return None
+        values = [literal(e) for e in right.elts]
+        if not all(ok for ok, _ in values):
+            return None
+        return Native(s.name, s.type, "in" if isinstance(op, ast.In) else "not in", ("lits", [v for _, v in values]))
+    symbol = _CMP.get(type(op), (None,))[0]
+    if symbol is None:
+        return None
+    ok, value = literal(right)
+    if ok:
+        return Native(s.name, s.type, symbol, ("lit", value))
+    if (r := fact(right)) is not None:
+        return Native(s.name, s.type, symbol, ("name", r.name, r.type))
+    return None
+
+
+def compile_expression(text: str, scope: dict[str, Symbol], functions: dict[str, Function],
+                       expect: Type | None = None) -> Expr:
+    """Parse, check and compile one expression. Raises ExpressionError with a column offset."""
+    source = str(text).strip()
+    if not source:
+        raise ExpressionError("empty expression")
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(f"expression longer than {MAX_LENGTH} characters: split it into derived facts")
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as e:
+        raise ExpressionError(f"syntax error: {e.msg}", max((e.offset or 1) - 1, 0)) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError("expression too deeply nested") from None
+    compiler = _Compiler(source, scope, functions)
+    try:
+        fn, t, constant = compiler.visit(tree)
+    except RecursionError:
+        raise ExpressionError("expression too deeply nested") from None
+    if expect is not None and expect.kind != "any":
+        _check_expected(t, expect)
+    if constant:  # fold: compute once at load
+        try:
+            value = fn({WARNINGS: []})
+        except (ArithmeticError, DivisionByZero, InvalidOperation) as e:
+            raise ExpressionError(f"cannot be computed: {e}") from None
+        fn = _const(value)
+    return Expr(source, fn, t, frozenset(compiler.names), _native(tree, scope), constant)
+
+
+def _check_expected(t: Type, expect: Type):
+    if t.kind in ("null", "any"):
+        return
+    if expect.numeric and t.numeric:
+        if expect.kind == "integer" and t.kind != "integer":
+            raise ExpressionError(f"gives {t}, but a whole number is expected")
+        return
+    if expect.kind in ("string", "enum") and t.kind in ("string", "enum"):
+        return
+    if expect.kind == "list" and t.kind == "list":
+        _check_expected(t.item, expect.item)
+        return
+    if expect.kind != t.kind:
+        raise ExpressionError(f"gives {t}, but {expect} is expected")

@@ -1,0 +1,166 @@
+"""The decision model: what a compiled rule set is, independent of how it is evaluated.
+
+The compiler builds these from YAML; the evaluator and both matching backends read
+them. Nothing here knows about YAML or durable-rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .expressions import Expr
+from .types import Type
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    type: Type
+    title: str = ""
+    required: bool = False
+    default: Any = None  # typed value; None: absent when not sent
+    minimum: Any = None
+    maximum: Any = None
+    min_items: int | None = None
+    max_items: int | None = None
+    pii: bool = False
+    group: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: Type
+    value: Any
+    title: str = ""
+    source: str = ""
+    reading: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    source: str
+    rows: dict
+    columns: tuple  # () for a key → value table
+
+
+@dataclass(frozen=True)
+class Derived:
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    type: Type  # for `collect`, the type of one item; the decision holds a list
+    title: str = ""
+    combine: str = "priority"  # priority | first | unique | collect
+    default: Any = None
+    stage: str = ""
+
+    @property
+    def result_type(self) -> Type:
+        return Type("list", item=self.type) if self.combine == "collect" else self.type
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One expression inside a condition: the unit the explanation talks about."""
+
+    expr: Expr
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Any
+
+
+Condition = Atom | All | AnyOf | Not
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    source: str
+    stage: str
+    index: int  # position in the file: the tie-breaker, and the order of `first`
+    when: Condition
+    then: dict  # output name → Expr
+    priority: int = 0
+    effective_from: date | None = None
+    effective_to: date | None = None
+    table: str | None = None  # the decision table this row came from
+    table_hit: str | None = None
+    line: int = 0
+    reads: frozenset = frozenset()  # fact names its condition reads
+
+    def in_force(self, on: date | None) -> bool:
+        if on is None:
+            return self.effective_from is None and self.effective_to is None
+        return (self.effective_from is None or self.effective_from <= on) and \
+               (self.effective_to is None or on <= self.effective_to)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    derived: tuple
+    rules: tuple
+    outputs: tuple  # names of the outputs this stage decides
+
+
+@dataclass(frozen=True)
+class Validation:
+    field: str
+    expr: Expr
+    message: str
+
+
+@dataclass
+class RuleSet:
+    name: str
+    title: str
+    version: str
+    digest: str
+    path: str
+    decides: str = ""
+    sources: tuple = ()
+    effective_date: Expr | None = None
+    inputs: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+    derived: tuple = ()
+    outputs: dict = field(default_factory=dict)
+    stages: tuple = ()
+    validations: tuple = ()
+    base_env: dict = field(default_factory=dict)  # parameter values, copied into every evaluation
+    fact_types: dict = field(default_factory=dict)  # every readable name → Type, for explanations
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [r for s in self.stages for r in s.rules]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    @property
+    def meta(self) -> dict:
+        return {"name": self.name, "version": self.version, "digest": self.digest}

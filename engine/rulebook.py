@@ -1,0 +1,93 @@
+"""The Python API: load a rules folder once, evaluate many cases.
+
+    book = RuleBook.load("rules")             # compiles every rule set; problems → book.errors
+    decision = book.decide("warranty", case, as_of="2026-11-25", explain="full")
+    decision.to_json()
+
+Each rule set is compiled once and bound to a matching backend (durable-rules by
+default, or the plain-Python one). A file that fails to load is kept out and its
+problems are listed in `errors`; the others still serve.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .backends import make_matcher
+from .calendar import WorkCalendar, load_calendar
+from .case import read_as_of
+from .compiler import compile_ruleset
+from .errors import CaseError, RulesError
+from .evaluate import Decision, evaluate
+from .model import RuleSet
+
+NOT_RULESETS = {"calendar.yaml"}
+
+
+@dataclass
+class LoadedRuleSet:
+    ruleset: RuleSet
+    matcher: object
+    loaded_at: datetime
+
+    def decide(self, case: dict, as_of=None, explain: str = "fired") -> Decision:
+        if explain not in ("fired", "full"):
+            raise CaseError({"explain": ["must be 'fired' or 'full'"]})
+        return evaluate(self.ruleset, self.matcher, case, read_as_of(as_of), explain)
+
+
+@dataclass
+class RuleBook:
+    folder: Path
+    backend: str
+    calendar: WorkCalendar
+    rulesets: dict = field(default_factory=dict)  # name → LoadedRuleSet
+    errors: dict = field(default_factory=dict)  # name → RulesError
+
+    @classmethod
+    def load(cls, folder="rules", backend: str = "durable") -> "RuleBook":
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise RulesError([_folder_problem(folder)])
+        try:
+            calendar = load_calendar(folder / "calendar.yaml")
+        except RulesError as e:
+            calendar = WorkCalendar.package_only()
+            book = cls(folder, backend, calendar)
+            book.errors["calendar"] = e
+            return book
+        book = cls(folder, backend, calendar)
+        for path in sorted(folder.glob("*.yaml")):
+            if path.name not in NOT_RULESETS:
+                book.load_file(path)
+        return book
+
+    def load_file(self, path: Path) -> LoadedRuleSet | None:
+        """(Re)compile one file; on failure the previous version keeps serving."""
+        try:
+            rs = compile_ruleset(path, self.calendar)
+        except RulesError as e:
+            self.errors[path.stem] = e
+            return None
+        loaded = LoadedRuleSet(rs, make_matcher(rs, self.backend), datetime.now().astimezone())
+        self.rulesets[rs.name] = loaded
+        self.errors.pop(path.stem, None)
+        return loaded
+
+    def get(self, name: str) -> LoadedRuleSet:
+        try:
+            return self.rulesets[name]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def decide(self, name: str, case: dict, as_of=None, explain: str = "fired") -> Decision:
+        return self.get(name).decide(case, as_of, explain)
+
+    def all_problems(self) -> list:
+        return [p for e in self.errors.values() for p in e.problems]
+
+
+def _folder_problem(folder: Path):
+    from .errors import Problem
+    return Problem(str(folder), 1, 1, "rules folder not found")
