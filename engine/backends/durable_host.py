@@ -14,6 +14,8 @@
   (seen with durable-rules 2.0.28: double free in `delete_state`). So every ruleset
   gets a sentinel rule that matches every fact we assert: the assert is always
   handled, and its session can always be deleted.
+- A rule whose condition is an `$or` fires once per alternative that matches: we
+  report each rule once.
 - A lower `pri` fires first; we do not rely on firing order (the evaluator resolves
   outputs by the model's priorities), so no `pri` is set.
 """
@@ -82,4 +84,4 @@ class RuleHost:
                 self._host.delete_state(ruleset_name, sid)
                 self.live_sessions -= 1
             fired, self._fired = self._fired, None
-        return fired
+        return list(dict.fromkeys(fired))
