@@ -16,14 +16,20 @@
   handled, and its session can always be deleted.
 - A rule whose condition is an `$or` fires once per alternative that matches: we
   report each rule once.
+- Its Python action machinery (closures, state write-back, JSON both ways per
+  fired rule) costs more than the matching itself; we only need the names of the
+  rules that fired, so we drive the native calls directly: assert the fact, then
+  walk the agenda with `start_action_for_state` / `complete_and_start_action`.
 - A lower `pri` fires first; we do not rely on firing order (the evaluator resolves
   outputs by the model's priorities), so no `pri` is set.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 
+import durable_rules_engine as _native
 from durable import engine as _durable
 
 _NATIVE_LOCK = threading.Lock()
@@ -53,35 +59,36 @@ class RuleHost:
     def __init__(self, label: str = "rules"):
         self._host = _QuietHost()
         self._label = "".join(ch if ch.isalnum() else "_" for ch in label)
-        self._fired: list[str] | None = None
+        self._handles: dict[str, int] = {}
         self.live_sessions = 0
 
     def add_ruleset(self, rules: dict[str, dict]) -> str:
         """Register a ruleset of `{rule_name: {"all": [...]}}`; returns its handle name."""
         name = f"{self._label}_{next(_names)}"
+        if _SENTINEL in rules:
+            raise ValueError(f"{_SENTINEL} is a reserved rule name")
         definition = {_SENTINEL: {"all": [{"m": {_SENTINEL_KEY: True}}], "run": _ignore}}
-        for rule_name, spec in rules.items():
-            definition[rule_name] = dict(spec, run=self._recorder(rule_name))
+        definition.update({rule_name: dict(spec, run=_ignore) for rule_name, spec in rules.items()})
         with _NATIVE_LOCK:
             self._host.register_rulesets({name: definition})
+            self._handles[name] = self._host.get_ruleset(name)._handle
         return name
 
-    def _recorder(self, rule_name: str):
-        if rule_name == _SENTINEL:
-            raise ValueError(f"{_SENTINEL} is reserved")
-        def run(_closure):
-            self._fired.append(rule_name)
-        return run
-
     def fire(self, ruleset_name: str, fact: dict) -> list[str]:
+        handle = self._handles[ruleset_name]
         sid = str(next(_sessions))
+        message = json.dumps(dict(fact, sid=sid, **{_SENTINEL_KEY: True}), ensure_ascii=False)
+        fired: list[str] = []
         with _NATIVE_LOCK:
-            self._fired = []
             self.live_sessions += 1
             try:
-                self._host.assert_fact(ruleset_name, dict(fact, sid=sid, **{_SENTINEL_KEY: True}))
+                state = _native.assert_fact(handle, message)[1]
+                agenda = _native.start_action_for_state(handle, state)
+                action = agenda[1] if agenda else None
+                while action:
+                    fired.append(action[2:action.index('"', 2)])  # {"<rule name>": …}; our names need no escaping
+                    action = _native.complete_and_start_action(handle, state)
             finally:
-                self._host.delete_state(ruleset_name, sid)
+                _native.delete_state(handle, sid)
                 self.live_sessions -= 1
-            fired, self._fired = self._fired, None
-        return list(dict.fromkeys(fired))
+        return [name for name in dict.fromkeys(fired) if name != _SENTINEL]
