@@ -107,6 +107,7 @@ class _RuleSetCompiler:
         self.functions = builtin_functions(calendar)
         self.calendar = calendar
         self.scope: dict[str, Symbol] = dict(BUILTINS)
+        self.attempted_outputs: set[str] = set()  # named in some `then`, even one that failed to compile
 
     # -- helpers -----------------------------------------------------------------------
     def expr(self, node, text, expect: Type | None = None, rule_id=None, scope=None) -> Expr | None:
@@ -185,7 +186,7 @@ class _RuleSetCompiler:
         outputs = self.outputs(doc.get("outputs") or Located())
         stages = self.stages(doc.get("stages") or [], outputs)
         for o in outputs.values():
-            if not o.stage:
+            if not o.stage and o.name not in self.attempted_outputs:
                 self.c.add(doc.get("outputs"), f"output {o.name!r} is set by no rule", key=o.name)
         if self.c.problems:
             raise RulesError(self.c.problems)
@@ -436,6 +437,7 @@ class _RuleSetCompiler:
             return out
         for name, value in node.items():
             o = outputs.get(name)
+            self.attempted_outputs.add(str(name))
             if o is None:
                 self.c.add(node, f"unknown output {name!r}" + _close(name, outputs), key=name, rule_id=rule_id)
                 continue

@@ -207,7 +207,15 @@ class _Compiler:
             impl = _mod
         else:
             self.fail(node, f"the operator {_describe(op)} is not allowed")
-        return (lambda env: impl(lf(env), rf(env))), result, lc and rc
+        text = ast.get_source_segment(self.text, node) or "an expression"
+
+        def fn(env):
+            try:
+                return impl(lf(env), rf(env))
+            except (ArithmeticError, ValueError) as e:  # a date past year 9999, a decimal overflow
+                env[WARNINGS].append(f"{text} could not be computed ({type(e).__name__}); treated as unknown")
+                return None
+        return fn, result, lc and rc
 
     def _arith_type(self, node, op, lt: Type, rt: Type) -> Type:
         if NULL in (lt, rt) or ANY in (lt, rt):
@@ -369,6 +377,8 @@ class _Compiler:
         self.names.add(tnode.id)
         rows: dict = sym.value
         kf, kt, _ = self.visit(node.args[1])
+        if kt.kind in ("list", "table"):
+            self.fail(node.args[1], f"lookup()'s key must be a single value, not {kt}")
         column = None
         if len(node.args) == 3:
             cnode = node.args[2]

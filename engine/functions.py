@@ -47,6 +47,8 @@ def unify(types: list[Type], what: str) -> Type:
             values = tuple(dict.fromkeys(v for t in enums for v in t.values))
             return Type("enum", values=values)
         return Type("string")
+    if kinds == {"list"}:
+        return Type("list", item=unify([t.item for t in real], what))
     if len(kinds) == 1:
         return real[0]
     raise ExpressionError(f"{what} mixes {' and '.join(sorted(kinds))}")

@@ -72,6 +72,14 @@ def _construct_decimal(loader, node):
         return _construct_str(loader, node)
 
 
+def _construct_timestamp(loader, node):
+    """A date YAML cannot build (2026-13-01) stays text, so the compiler reports it at its line."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return _construct_str(loader, node)
+
+
 def _construct_mapping(loader, node):
     loader.flatten_mapping(node)
     m = Located()
@@ -95,6 +103,7 @@ def _construct_seq(loader, node):
 
 _Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
