@@ -18,7 +18,8 @@ from dateutil.relativedelta import relativedelta
 from .errors import ExpressionError
 from .types import BOOLEAN, CHINA, DATE, DATETIME, DECIMAL, INTEGER, MONEY, NULL, Type, money
 
-WARNINGS = "$warnings"  # the environment key holding the decision's warning list
+WARNINGS = "$warnings"
+MAX_WORKING_DAYS = 3660  # a guard against runaway counts, not a policy figure: ten years of days  # the environment key holding the decision's warning list
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def _numbers_or_list(name, types):
         return item
     if len(types) < 2:
         raise ExpressionError(f"{name}() takes a list or at least two values")
+    for i, t in enumerate(types):
+        _want(name, i, t, *NUM, "date", "datetime")
     return unify(types, f"{name}()")
 
 
@@ -142,7 +145,7 @@ def months_between(a: date, b: date) -> int:
 
 
 def _round(x, places):
-    return x.quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+    return Decimal(x).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
 
 
 def _to_dt(t):
@@ -167,6 +170,8 @@ def _warn_unknown(env, years):
 
 def make_calendar_functions(calendar):
     def working_days_after(env, t, n):
+        if not 0 <= n <= MAX_WORKING_DAYS:
+            raise ValueError(f"{n} working days is outside 0–{MAX_WORKING_DAYS}")
         result, unknown = calendar.end_of_working_day(_to_dt(t), int(n))
         _warn_unknown(env, unknown)
         return result

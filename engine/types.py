@@ -7,12 +7,14 @@ Inside the engine values are Python objects of exact types: `int`, `Decimal`
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991: a fixed offset
 CENT = Decimal("0.01")
+_OFFSET = re.compile(r"T.*[+-](?P<h>\d{2}):?(?P<m>\d{2})$")
 
 SCALARS = ("string", "enum", "integer", "decimal", "money", "date", "datetime", "boolean")
 ALIASES = {"date-time": "datetime", "number": "decimal", "bool": "boolean", "int": "integer", "str": "string"}
@@ -57,9 +59,12 @@ def parse_datetime(text: str) -> datetime:
     """ISO 8601; without an offset the time is China time; a date alone is 00:00 China time."""
     if not isinstance(text, str):
         raise ValueError("expected a date-time like 2026-09-30T10:00:00+08:00")
-    if len(text) == 10:
-        return datetime.combine(parse_date(text), time(0), CHINA)
     try:
+        if len(text) == 10:
+            return datetime.combine(parse_date(text), time(0), CHINA)
+        offset = _OFFSET.search(text)
+        if offset and (int(offset["h"]) > 14 or int(offset["m"]) > 59):
+            raise ValueError
         value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise ValueError("expected a date-time like 2026-09-30T10:00:00+08:00") from None
