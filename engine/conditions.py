@@ -6,6 +6,7 @@ A rule fires only when its condition is true.
 """
 from __future__ import annotations
 
+from .expressions import kleene_and, kleene_or
 from .model import All, AnyOf, Atom, Not
 
 
@@ -17,28 +18,7 @@ def compile_condition(cond):
         inner = compile_condition(cond.item)
         return lambda env: None if (v := inner(env)) is None else not v
     parts = [compile_condition(i) for i in cond.items]
-    if isinstance(cond, All):
-        def all_(env):
-            unknown = False
-            for p in parts:
-                v = p(env)
-                if v is False:
-                    return False
-                if v is None:
-                    unknown = True
-            return None if unknown else True
-        return all_
-
-    def any_(env):
-        unknown = False
-        for p in parts:
-            v = p(env)
-            if v is True:
-                return True
-            if v is None:
-                unknown = True
-        return None if unknown else False
-    return any_
+    return kleene_and(parts) if isinstance(cond, All) else kleene_or(parts)
 
 
 def describe(cond) -> str:

@@ -186,7 +186,7 @@ class _Compiler:
             self._want_bool(v, t, "and" if isinstance(node.op, ast.And) else "or")
         fns = [f for f, _, _ in parts]
         constant = all(c for _, _, c in parts)
-        return (_kleene_and(fns) if isinstance(node.op, ast.And) else _kleene_or(fns)), BOOLEAN, constant
+        return (kleene_and(fns) if isinstance(node.op, ast.And) else kleene_or(fns)), BOOLEAN, constant
 
     def visit_BinOp(self, node):
         lf, lt, lc = self.visit(node.left)
@@ -258,7 +258,7 @@ class _Compiler:
         for i, op in enumerate(node.ops):
             (lf, lt, lc), (rf, rt, rc) = compiled[i], compiled[i + 1]
             tests.append(self._compare(node, op, operands[i], lt, lf, operands[i + 1], rt, rf))
-        fn = tests[0] if len(tests) == 1 else _kleene_and(tests)
+        fn = tests[0] if len(tests) == 1 else kleene_and(tests)
         return fn, BOOLEAN, all(c for _, _, c in compiled)
 
     def _compare(self, node, op, lnode, lt, lf, rnode, rt, rf):
@@ -406,7 +406,8 @@ def _const(value):
     return lambda env: value
 
 
-def _kleene_and(fns):
+def kleene_and(fns):
+    """Three-valued `and`: false if any part is false, unknown (None) if any is unknown."""
     def fn(env):
         unknown = False
         for f in fns:
@@ -419,7 +420,8 @@ def _kleene_and(fns):
     return fn
 
 
-def _kleene_or(fns):
+def kleene_or(fns):
+    """Three-valued `or`: true if any part is true, unknown (None) if any is unknown."""
     def fn(env):
         unknown = False
         for f in fns:
