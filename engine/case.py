@@ -1,50 +1,114 @@
 """Read a case (JSON object) against a rule set's declared inputs.
 
-One declaration drives this, the API schema, OpenAPI and the web form. Every bad
-field is reported at once: unknown fields are rejected (never silently ignored),
-required ones named, values checked against type, bounds and allowed values.
+The `inputs` declaration is turned, once per rule set, into a marshmallow schema:
+the one validator the CLI, the API and the rule tests share, and the source of the
+OpenAPI document and the web form. Every bad field is reported at once: unknown
+fields are rejected (never silently ignored), required ones named, values checked
+against type, bounds and allowed values.
 """
 from __future__ import annotations
 
 import difflib
 from datetime import datetime
 
+from marshmallow import RAISE, Schema, ValidationError, fields
+
 from .errors import CaseError
-from .model import RuleSet
-from .types import CHINA, parse_datetime, parse_value
+from .model import Input, RuleSet
+from .types import CHINA, Type, parse_datetime, parse_value, to_json
+
+_MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+
+
+def json_schema(t: Type) -> dict:
+    """The JSON Schema (OpenAPI 3.0) of a value of type t, as the API accepts it."""
+    k = t.kind
+    if k == "enum":
+        return {"type": "string", "enum": list(t.values)}
+    if k == "string":
+        return {"type": "string"}
+    if k == "integer":
+        return {"type": "integer"}
+    if k == "boolean":
+        return {"type": "boolean"}
+    if k == "money":
+        return {"oneOf": [{"type": "string", "pattern": _MONEY_PATTERN}, {"type": "number", "multipleOf": 0.01}]}
+    if k == "decimal":
+        return {"oneOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "number"}]}
+    if k == "date":
+        return {"type": "string", "format": "date"}
+    if k == "datetime":
+        return {"type": "string", "format": "date-time"}
+    if k == "list":
+        return {"type": "array", "items": json_schema(t.item)}
+    return {}
+
+
+class InputField(fields.Field):
+    """A case field read by the engine's own parser (`engine.types.parse_value`)."""
+
+    def __init__(self, inp: Input):
+        meta = json_schema(inp.type) | {"title": inp.title or inp.name}
+        if inp.description:
+            meta["description"] = inp.description
+        if inp.minimum is not None:
+            meta["minimum"] = float(inp.minimum) if inp.type.kind != "integer" else int(inp.minimum)
+        if inp.maximum is not None:
+            meta["maximum"] = float(inp.maximum) if inp.type.kind != "integer" else int(inp.maximum)
+        if inp.min_items is not None:
+            meta["minItems"] = inp.min_items
+        if inp.max_items is not None:
+            meta["maxItems"] = inp.max_items
+        if inp.pii:
+            meta["x-pii"] = True
+        if inp.default is not None:
+            meta["default"] = to_json(inp.default, inp.type)
+        extra = {} if inp.required else {"load_default": inp.default}
+        super().__init__(required=inp.required, allow_none=not inp.required, metadata=meta,
+                         error_messages={"required": "is required", "null": "is required"}, **extra)
+        self.input = inp
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            parsed = parse_value(value, self.input.type)
+        except ValueError as e:
+            raise ValidationError(str(e)) from None
+        problem = _bounds(self.input, parsed)
+        if problem:
+            raise ValidationError(problem)
+        return parsed
+
+
+def case_schema(ruleset_name: str, inputs: dict[str, Input]) -> Schema:
+    cls = Schema.from_dict({name: InputField(inp) for name, inp in inputs.items()},
+                           name=f"{ruleset_name.title().replace('_', '')}Case")
+    return cls(unknown=RAISE)
 
 
 def read_case(ruleset: RuleSet, raw) -> dict:
     """JSON case → typed values for every declared input (None where absent)."""
     if not isinstance(raw, dict):
         raise CaseError({"case": ["expected an object of case fields"]})
-    errors: dict[str, list[str]] = {}
-    for name in raw:
+    try:
+        values = ruleset.case_schema.load(raw)
+    except ValidationError as e:
+        raise CaseError(_messages(ruleset, e.messages)) from None
+    for name, inp in ruleset.inputs.items():  # an explicit null means "not given": the default
+        if values.get(name) is None:
+            values[name] = inp.default
+    return values
+
+
+def _messages(ruleset: RuleSet, messages: dict) -> dict[str, list[str]]:
+    out = {}
+    for name, msgs in messages.items():
         if name not in ruleset.inputs:
             close = difflib.get_close_matches(str(name), list(ruleset.inputs), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            errors.setdefault(str(name), []).append(f"unknown field for rule set {ruleset.name}{hint}")
-    values = {}
-    for name, inp in ruleset.inputs.items():
-        raw_value = raw.get(name)
-        if raw_value is None:
-            if inp.required:
-                errors.setdefault(name, []).append("is required")
-            values[name] = inp.default
-            continue
-        try:
-            value = parse_value(raw_value, inp.type)
-        except ValueError as e:
-            errors.setdefault(name, []).append(str(e))
-            continue
-        problem = _bounds(inp, value)
-        if problem:
-            errors.setdefault(name, []).append(problem)
-            continue
-        values[name] = value
-    if errors:
-        raise CaseError(errors)
-    return values
+            out[str(name)] = [f"unknown field for rule set {ruleset.name}{hint}"]
+        else:
+            out[str(name)] = [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+    return out
 
 
 def _bounds(inp, value) -> str | None:

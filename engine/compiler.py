@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .calendar import WorkCalendar
+from .case import case_schema
 from .errors import ExpressionError, Problem, RulesError
 from .expressions import Expr, Symbol, compile_expression
 from .functions import CALENDAR_FUNCTIONS, builtin_functions, unify
@@ -198,7 +199,7 @@ class _RuleSetCompiler:
             decides=str(doc.get("decides", "")), sources=tuple(str(s) for s in doc.get("sources") or ()),
             effective_date=eff, inputs=inputs, parameters=params, tables=tables, derived=derived,
             outputs=outputs, stages=stages, validations=validations,
-            base_env={p.name: p.value for p in params.values()},
+            base_env={p.name: p.value for p in params.values()}, case_schema=case_schema(str(name), inputs),
             fact_types={n: s.type for n, s in self.scope.items() if s.kind != "table"} |
                        {n: o.result_type for n, o in outputs.items()})
 

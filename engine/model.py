@@ -153,6 +153,7 @@ class RuleSet:
     validations: tuple = ()
     base_env: dict = field(default_factory=dict)  # parameter values, copied into every evaluation
     fact_types: dict = field(default_factory=dict)  # every readable name → Type, for explanations
+    case_schema: Any = field(default=None, repr=False)  # marshmallow schema of `inputs` (engine.case)
 
     @property
     def rules(self) -> list[Rule]:
