@@ -1,0 +1,98 @@
+"""Deciding through the service: evaluate, give the decision an id, log it durably.
+
+A decision is written to the decision log — and committed — before the response
+leaves, so every 200 the caller saw can be found again. Inputs marked `pii: true`
+are masked in what the log keeps (the case, and the fact values in the
+explanation); the caller still gets its decision in full.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+
+from engine.errors import CaseError, DecisionConflict
+
+from .decision_log import LogEntry
+from .metrics import DECISIONS, LATENCY
+from .problems import Problem, case_errors
+
+MASK = "***"
+
+
+def _outcome(decision: dict) -> str:
+    """A short label for metrics: the rule set's first output value, else 'decided'."""
+    for value in decision["decision"].values():
+        if isinstance(value, str) and len(value) <= 40:
+            return value
+    return "decided"
+
+
+def _masked(ruleset, case: dict, response: dict) -> tuple[dict, dict]:
+    pii = {n for n, i in ruleset.inputs.items() if i.pii}
+    if not pii:
+        return case, response
+    case = {k: (MASK if k in pii and v is not None else v) for k, v in case.items()}
+    fired = [dict(f, values={k: (MASK if k in pii and v is not None else v) for k, v in f["values"].items()})
+             for f in response["fired"]]
+    return case, dict(response, fired=fired)
+
+
+class DecisionService:
+    def __init__(self, source, log):
+        self.source = source
+        self.log = log
+
+    def loaded(self, name: str):
+        loaded = self.source.book.rulesets.get(name)
+        if loaded is None:
+            raise Problem(404, "Not Found", f"unknown rule set {name!r}", kind="unknown-ruleset")
+        return loaded
+
+    def _decide(self, loaded, case, as_of, explain, caller) -> tuple[dict, LogEntry]:
+        started = time.perf_counter()
+        try:
+            decision = loaded.decide(case, as_of=as_of, explain=explain)
+        except CaseError as e:
+            DECISIONS.labels(loaded.ruleset.name, "invalid").inc()
+            raise Problem(422, "Invalid case", "the case does not fit the rule set's inputs",
+                          errors=case_errors(e.errors), kind="invalid-case") from None
+        except DecisionConflict as e:
+            DECISIONS.labels(loaded.ruleset.name, "conflict").inc()
+            raise Problem(500, "Rule conflict", f"the rule set contradicts itself here: {e}",
+                          kind="rule-conflict") from None
+        duration = (time.perf_counter() - started) * 1000
+        response = {"decision_id": str(uuid.uuid4()), **decision.to_json()}
+        logged_case, logged_response = _masked(loaded.ruleset, case, response)
+        entry = LogEntry(decision_id=response["decision_id"], created_at=datetime.now(timezone.utc),
+                         ruleset=loaded.ruleset.name, version=loaded.ruleset.version, digest=loaded.ruleset.digest,
+                         as_of=response["as_of"], case=logged_case, response=logged_response,
+                         fired=[f["id"] for f in response["fired"]], duration_ms=duration, caller=caller)
+        return response, entry
+
+    def decide(self, name, case, as_of, explain, caller) -> dict:
+        loaded = self.loaded(name)  # one version for the whole request, whatever reloads meanwhile
+        with LATENCY.labels(name).time():
+            response, entry = self._decide(loaded, case, as_of, explain, caller)
+            self.log.record([entry])
+        DECISIONS.labels(name, _outcome(response)).inc()
+        return response
+
+    def decide_batch(self, name, cases, as_of, explain, caller) -> list:
+        loaded = self.loaded(name)
+        results, entries = [], []
+        with LATENCY.labels(name).time():
+            for i, case in enumerate(cases):
+                try:
+                    response, entry = self._decide(loaded, case, as_of, explain, caller)
+                except Problem as p:
+                    results.append({"index": i, "error": p.body()})
+                    continue
+                results.append(response)
+                entries.append(entry)
+            if entries:
+                self.log.record(entries)  # one transaction: the whole batch is durable before the reply
+        for r in results:
+            if "decision" in r:
+                DECISIONS.labels(name, _outcome(r)).inc()
+        return results

@@ -1,0 +1,111 @@
+"""The OpenAPI 3 document, generated from the same marshmallow case schemas that validate
+requests (apispec's marshmallow plugin), so the document cannot drift from the service."""
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from engine.case import json_schema
+
+PROBLEM = {"type": "object", "required": ["type", "title", "status"],
+           "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                          "detail": {"type": "string"},
+                          "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}
+AS_OF = {"type": "string", "description": "date or date-time the decision is made for; default now (China time)",
+         "example": "2026-11-25"}
+
+
+def _problem_responses(*codes) -> dict:
+    texts = {400: "malformed JSON", 401: "missing or unknown token", 403: "token lacks the role",
+             404: "unknown rule set or decision", 413: "body or batch too large", 415: "not JSON",
+             422: "invalid case", 500: "rule conflict or internal error"}
+    return {str(c): {"description": texts[c], "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for c in codes}
+
+
+def _decision_schema(rs) -> dict:
+    outputs = {n: json_schema(o.result_type) | {"title": o.title or n} for n, o in rs.outputs.items()}
+    for s in outputs.values():  # money leaves as a string with two decimals
+        if "oneOf" in s:
+            s.pop("oneOf")
+            s["type"] = "string"
+    return {"type": "object", "required": ["decision_id", "ruleset", "as_of", "decision", "fired", "warnings"],
+            "properties": {"decision_id": {"type": "string"},
+                           "ruleset": {"type": "object", "properties": {"name": {"type": "string"},
+                                                                          "version": {"type": "string"},
+                                                                          "digest": {"type": "string"}}},
+                           "as_of": {"type": "string", "format": "date-time"},
+                           "decision": {"type": "object", "properties": outputs},
+                           "fired": {"type": "array", "items": {"$ref": "#/components/schemas/FiredRule"}},
+                           "not_fired": {"type": "array", "items": {"type": "object"}},
+                           "warnings": {"type": "array", "items": {"type": "string"}}}}
+
+
+def build_openapi(book, security: bool) -> dict:
+    spec = APISpec(title="aftersales decision API", version="1", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "After-sales warranty and pricing decisions from YAML rule sets."})
+    spec.components.schema("Problem", PROBLEM)
+    spec.components.schema("FiredRule", {"type": "object", "properties": {
+        "id": {"type": "string"}, "title": {"type": "string"}, "source": {"type": "string"},
+        "stage": {"type": "string"}, "sets": {"type": "object"}, "values": {"type": "object"},
+        "overridden": {"type": "array", "items": {"type": "string"}}}})
+    if security:
+        spec.components.security_scheme("token", {"type": "http", "scheme": "bearer"})
+    sec = [{"token": []}] if security else []
+    for name, loaded in sorted(book.rulesets.items()):
+        rs = loaded.ruleset
+        case_ref = f"{rs.case_schema.__class__.__name__}"
+        spec.components.schema(case_ref, schema=rs.case_schema.__class__)
+        spec.components.schema(f"{case_ref}Decision", _decision_schema(rs))
+        body = {"type": "object", "required": ["case"], "additionalProperties": False,
+                "properties": {"case": {"$ref": f"#/components/schemas/{case_ref}"}, "as_of": AS_OF,
+                               "explain": {"type": "string", "enum": ["fired", "full"], "default": "fired"}}}
+        decision = {"$ref": f"#/components/schemas/{case_ref}Decision"}
+        spec.path(path=f"/v1/decisions/{name}", operations={"post": {
+            "summary": f"{rs.title}: decide one case", "description": rs.decides, "security": sec,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {"200": {"description": "the decision", "content": {"application/json": {"schema": decision}}},
+                          **_problem_responses(400, 401, 403, 413, 415, 422, 500)}}})
+        batch = {"type": "object", "required": ["cases"], "additionalProperties": False,
+                 "properties": {"cases": {"type": "array", "items": {"$ref": f"#/components/schemas/{case_ref}"}},
+                                "as_of": AS_OF, "explain": {"type": "string", "enum": ["fired", "full"]}}}
+        spec.path(path=f"/v1/decisions/{name}/batch", operations={"post": {
+            "summary": f"{rs.title}: decide many cases (a bad case gives an error item)", "security": sec,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": batch}}},
+            "responses": {"200": {"description": "results in order", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"results": {"type": "array", "items": {"oneOf": [
+                    decision, {"type": "object", "required": ["index", "error"],
+                               "properties": {"index": {"type": "integer"},
+                                              "error": {"$ref": "#/components/schemas/Problem"}}}]}}}}}}},
+                **_problem_responses(400, 401, 403, 413, 415)}}})
+    spec.path(path="/v1/decisions/{decision_id}", operations={"get": {
+        "summary": "a stored decision, as it was returned (audit role)", "security": sec,
+        "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the decision", "content": {"application/json": {"schema": {"type": "object"}}}},
+                      **_problem_responses(401, 403, 404)}}})
+    spec.path(path="/v1/decisions", operations={"get": {
+        "summary": "page through the decision log (audit role); format=jsonl exports for replay", "security": sec,
+        "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("ruleset", "since", "until", "cursor")]
+        + [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+           {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "jsonl"]}}],
+        "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object"}},
+                                                                   "application/x-ndjson": {"schema": {"type": "string"}}}},
+                      **_problem_responses(400, 401, 403)}}})
+    spec.path(path="/v1/rulesets", operations={"get": {"summary": "rule sets loaded, with status and load errors",
+                                                       "security": sec, "responses": {"200": {"description": "list",
+        "content": {"application/json": {"schema": {"type": "object"}}}}, **_problem_responses(401)}}})
+    spec.path(path="/v1/rulesets/{name}", operations={"get": {
+        "summary": "a rule set: inputs, outputs, parameters and rules", "security": sec,
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the rule set", "content": {"application/json": {"schema": {"type": "object"}}}},
+                      **_problem_responses(401, 404)}}})
+    spec.path(path="/v1/rulesets/reload", operations={"post": {
+        "summary": "reload changed rule files now (admin role)", "security": sec,
+        "responses": {"200": {"description": "what was reloaded", "content": {"application/json": {"schema": {"type": "object"}}}},
+                      **_problem_responses(401, 403)}}})
+    for path, text in (("/healthz", "alive"), ("/readyz", "rules loaded and database reachable")):
+        spec.path(path=path, operations={"get": {"summary": text, "responses": {
+            "200": {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "503": {"description": "not ready", "content": {"application/json": {"schema": {"type": "object"}}}}}}})
+    return spec.to_dict()

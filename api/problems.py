@@ -1,0 +1,35 @@
+"""Errors as `application/problem+json` (RFC 9457): never an HTML page or a traceback."""
+from __future__ import annotations
+
+
+
+from flask import Response
+
+from .jsonout import dumps
+
+TYPES = "https://aftersales.example/problems/"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str = "", errors: dict | None = None, kind: str = ""):
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors
+        self.kind = kind or title.lower().replace(" ", "-")
+        super().__init__(detail or title)
+
+    def body(self) -> dict:
+        out = {"type": TYPES + self.kind, "title": self.title, "status": self.status}
+        if self.detail:
+            out["detail"] = self.detail
+        if self.errors is not None:
+            out["errors"] = self.errors
+        return out
+
+    def response(self) -> Response:
+        return Response(dumps(self.body()), status=self.status, mimetype="application/problem+json")
+
+
+def case_errors(errors: dict) -> dict:
+    """Engine field errors → field paths of the request body."""
+    return {(k if k in ("as_of", "explain") else f"case.{k}"): v for k, v in errors.items()}
+
+

@@ -1,0 +1,209 @@
+"""The HTTP endpoints of the contract (../shared/contract.md): a thin layer over the engine."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, g, render_template_string, request
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from engine.errors import CaseError
+from engine.types import parse_datetime
+
+from . import jsonout
+from .auth import require
+from .describe import describe_ruleset
+from .metrics import exposition
+from .openapi import build_openapi
+from .problems import Problem
+
+bp = Blueprint("v1", __name__)
+EXPLAIN = validate.OneOf(["fired", "full"])
+
+
+class DecisionRequest(Schema):
+    case = fields.Dict(required=True)
+    as_of = fields.String(allow_none=True, load_default=None)
+    explain = fields.String(load_default="fired", validate=EXPLAIN)
+
+
+class BatchRequest(Schema):
+    cases = fields.List(fields.Raw(), required=True)
+    as_of = fields.String(allow_none=True, load_default=None)
+    explain = fields.String(load_default="fired", validate=EXPLAIN)
+
+
+def _json(obj, status=200) -> Response:
+    return Response(jsonout.dumps(obj), status=status, mimetype="application/json")
+
+
+def _service():
+    return current_app.extensions["aftersales"]
+
+
+def _body(schema_cls) -> dict:
+    if not request.is_json:
+        raise Problem(415, "Unsupported Media Type", "send the body as application/json")
+    raw = request.get_data(cache=False)
+    try:
+        data = jsonout.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Problem(400, "Malformed JSON", "the body is not UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise Problem(400, "Malformed JSON", f"line {e.lineno} column {e.colno}: {e.msg}") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "Malformed JSON", "the body must be a JSON object")
+    try:
+        return schema_cls(unknown=RAISE).load(data)
+    except ValidationError as e:
+        raise Problem(422, "Invalid request", "the request body does not fit the contract",
+                      errors={k: v if isinstance(v, list) else [json.dumps(v, ensure_ascii=False)]
+                              for k, v in e.messages.items()}, kind="invalid-request") from None
+
+
+def _as_of(value):
+    from engine.case import read_as_of
+    try:
+        return read_as_of(value)
+    except CaseError as e:
+        raise Problem(422, "Invalid case", "as_of is not a date or date-time", errors=e.errors,
+                      kind="invalid-case") from None
+
+
+@bp.post("/v1/decisions/<name>")
+@require("decide")
+def decide(name):
+    svc = _service()
+    svc.decisions.loaded(name)  # 404 before reading the body
+    body = _body(DecisionRequest)
+    response = svc.decisions.decide(name, body["case"], _as_of(body["as_of"]), body["explain"], g.caller)
+    g.decision_ids = [response["decision_id"]]
+    return _json(response)
+
+
+@bp.post("/v1/decisions/<name>/batch")
+@require("decide")
+def decide_batch(name):
+    svc = _service()
+    svc.decisions.loaded(name)
+    body = _body(BatchRequest)
+    limit = current_app.config["SETTINGS"].max_batch
+    if len(body["cases"]) > limit:
+        raise Problem(413, "Batch too large", f"{len(body['cases'])} cases; at most {limit} per batch",
+                      kind="batch-too-large")
+    results = svc.decisions.decide_batch(name, body["cases"], _as_of(body["as_of"]), body["explain"], g.caller)
+    g.decision_ids = [r["decision_id"] for r in results if "decision_id" in r]
+    return _json({"results": results})
+
+
+@bp.get("/v1/decisions/<decision_id>")
+@require("audit")
+def get_decision(decision_id):
+    record = _service().log.get(decision_id)
+    if record is None:
+        raise Problem(404, "Not Found", f"no decision {decision_id!r}", kind="unknown-decision")
+    return _json(record["response"])
+
+
+def _time_arg(name):
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        raise Problem(400, "Bad query", f"{name}={value!r} is not a date or date-time", kind="bad-query") from None
+
+
+@bp.get("/v1/decisions")
+@require("audit")
+def list_decisions():
+    log = _service().log
+    ruleset, since, until = request.args.get("ruleset") or None, _time_arg("since"), _time_arg("until")
+    try:
+        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
+    except ValueError:
+        raise Problem(400, "Bad query", "limit must be a whole number", kind="bad-query") from None
+    start = request.args.get("cursor") or None
+    if request.args.get("format") == "jsonl":
+        def lines():
+            cursor = start
+            while True:
+                items, cursor = log.page(ruleset, since, until, 500, cursor)
+                for item in items:
+                    yield jsonout.dumps(item) + "\n"
+                if cursor is None:
+                    return
+        return Response(lines(), mimetype="application/x-ndjson")
+    items, cursor = log.page(ruleset, since, until, limit, start)
+    return _json({"items": items, "next": cursor})
+
+
+@bp.get("/v1/rulesets")
+@require(None)
+def list_rulesets():
+    return _json({"rulesets": _service().source.status()})
+
+
+@bp.get("/v1/rulesets/<name>")
+@require(None)
+def get_ruleset(name):
+    return _json(describe_ruleset(_service().decisions.loaded(name)))
+
+
+@bp.post("/v1/rulesets/reload")
+@require("admin")
+def reload_rulesets():
+    source = _service().source
+    report = source.reload(force=True)
+    return _json({"reloaded": report, "rulesets": source.status()})
+
+
+@bp.get("/healthz")
+def healthz():
+    return _json({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    svc = _service()
+    rules_ok = bool(svc.source.book.rulesets)
+    db_ok = svc.log.ping()
+    status = 200 if rules_ok and db_ok else 503
+    return _json({"status": "ready" if status == 200 else "not ready", "rules_loaded": rules_ok,
+                  "database": svc.log.kind, "database_reachable": db_ok}, status)
+
+
+@bp.get("/metrics")
+def metrics():
+    body, content_type = exposition()
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    svc = _service()
+    return _json(build_openapi(svc.source.book, security=not current_app.config["SETTINGS"].open_access))
+
+
+DOCS = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>aftersales API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem}code{background:#f3f3f3}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.25rem;text-align:left;vertical-align:top}
+h2{margin-top:2rem}</style></head><body>
+<h1>{{ doc.info.title }}</h1><p>{{ doc.info.description }} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+{% for path, ops in doc.paths.items() %}{% for method, op in ops.items() %}
+<h2><code>{{ method.upper() }} {{ path }}</code></h2><p>{{ op.summary }}{% if op.description %} — {{ op.description }}{% endif %}</p>
+{% set body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}) %}
+{% set ref = body.get("properties", {}).get("case", {}).get("$ref", "") %}
+{% if ref %}{% set schema = doc.components.schemas[ref.split("/")[-1]] %}
+<table><tr><th>case field</th><th>title</th><th>type</th><th>allowed / default</th></tr>
+{% for f, s in schema.properties.items() %}<tr><td><code>{{ f }}</code>{% if f in schema.get("required", []) %} *{% endif %}</td>
+<td>{{ s.title }}</td><td>{{ s.type or "string | number" }}{% if s.format %} ({{ s.format }}){% endif %}</td>
+<td>{{ (s.enum or []) | join(", ") }}{% if s.default is not none and s.default is defined %} default {{ s.default }}{% endif %}</td></tr>{% endfor %}
+</table>{% endif %}{% endfor %}{% endfor %}</body></html>"""
+
+
+@bp.get("/docs")
+def docs():
+    doc = build_openapi(_service().source.book, security=not current_app.config["SETTINGS"].open_access)
+    return render_template_string(DOCS, doc=doc)
