@@ -1,6 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 PYTHON ?= python3.11
 VENV   := .venv
+PORT   ?= 8080
 BIN    := $(VENV)/bin
 
 .PHONY: run test bench clean
@@ -12,7 +13,7 @@ $(BIN)/aftersales: pyproject.toml
 	touch $@
 
 run: $(BIN)/aftersales
-	$(BIN)/aftersales eval warranty examples/warranty/free_repair.json --as-of 2026-11-25
+	$(BIN)/aftersales serve --port $(PORT)
 
 test: $(BIN)/aftersales
 	$(BIN)/python -m pytest

@@ -20,11 +20,11 @@ from .problems import Problem, case_errors
 MASK = "***"
 
 
-def _outcome(decision: dict) -> str:
-    """A short label for metrics: the rule set's first output value, else 'decided'."""
-    for value in decision["decision"].values():
-        if isinstance(value, str) and len(value) <= 40:
-            return value
+def _outcome(ruleset, response: dict) -> str:
+    """A label for metrics with few values: the first enum output of the rule set (e.g. the remedy)."""
+    for name, o in ruleset.outputs.items():
+        if o.type.kind == "enum" and o.combine != "collect":
+            return f"{name}={response['decision'].get(name, 'none')}"
     return "decided"
 
 
@@ -75,7 +75,7 @@ class DecisionService:
         with LATENCY.labels(name).time():
             response, entry = self._decide(loaded, case, as_of, explain, caller)
             self.log.record([entry])
-        DECISIONS.labels(name, _outcome(response)).inc()
+        DECISIONS.labels(name, _outcome(loaded.ruleset, response)).inc()
         return response
 
     def decide_batch(self, name, cases, as_of, explain, caller) -> list:
@@ -94,5 +94,5 @@ class DecisionService:
                 self.log.record(entries)  # one transaction: the whole batch is durable before the reply
         for r in results:
             if "decision" in r:
-                DECISIONS.labels(name, _outcome(r)).inc()
+                DECISIONS.labels(name, _outcome(loaded.ruleset, r)).inc()
         return results

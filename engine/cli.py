@@ -137,6 +137,19 @@ def cmd_test(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    # prometheus-client picks its multiprocess mode when the metrics are created, i.e. when
+    # the api package is imported: the folder must be set before that import.
+    import os
+    import shutil
+    metrics_dir = Path(os.environ.get("AFTERSALES_VAR", "var")) / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
+    from api.serve import serve  # the HTTP layer sits on top of the engine; only this command needs it
+    return serve(args.host, args.port, args.workers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aftersales", description="After-sales decisions from YAML rule sets")
     sub = p.add_subparsers(dest="command", required=True)
@@ -165,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("both",) + BACKENDS, default="both")
     t.add_argument("--min-coverage", type=float, dest="min_coverage")
     t.set_defaults(fn=cmd_test)
+    sv = sub.add_parser("serve", help="run the decision API (gunicorn, one durable-rules host per worker)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--workers", type=int, default=2)
+    sv.set_defaults(fn=cmd_serve)
     return p
 
 
