@@ -15,8 +15,9 @@ $(BIN)/aftersales: pyproject.toml
 run: $(BIN)/aftersales
 	$(BIN)/aftersales serve --port $(PORT)
 
+# pytest runs under tests/pg_harness.sh: a throw-away PostgreSQL on loopback for the decision-log tests.
 test: $(BIN)/aftersales
-	$(BIN)/python -m pytest
+	bash tests/pg_harness.sh $(BIN)/python -m pytest
 
 bench: $(BIN)/aftersales
 	$(BIN)/python bench/engine.py
