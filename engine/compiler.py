@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,8 @@ from .case import case_schema
 from .errors import ExpressionError, Problem, RulesError
 from .expressions import Expr, Symbol, compile_expression
 from .functions import CALENDAR_FUNCTIONS, builtin_functions, unify
-from .model import All, AnyOf, Atom, Derived, Input, Not, Output, Parameter, Rule, RuleSet, Stage, Table, Validation
+from .model import (Accept, All, AnyOf, Atom, Derived, Input, Not, Output, Parameter, Rule, RuleSet, Stage, Table,
+                    Validation)
 from .types import ALIASES, ANY, BOOLEAN, DATE, DATETIME, SCALARS, Type, parse_value
 from .yamlsource import LocStr, Located, load_yaml, position
 
@@ -25,10 +27,13 @@ TOP_KEYS = ("ruleset", "title", "version", "decides", "sources", "effective_date
             "parameters", "tables", "derived", "outputs", "stages", "description")
 INPUT_KEYS = ("type", "title", "required", "default", "min", "max", "values", "of", "min_items", "max_items",
               "pii", "group", "description")
-OUTPUT_KEYS = ("type", "title", "values", "of", "combine", "default", "description")
-RULE_KEYS = ("id", "title", "source", "priority", "effective_from", "effective_to", "when", "then", "description")
+OUTPUT_KEYS = ("type", "title", "values", "of", "combine", "default", "required", "accept", "description")
+RULE_KEYS = ("id", "title", "source", "priority", "effective_from", "effective_to", "when", "then", "accept",
+             "description")
 TABLE_KEYS = ("table", "title", "source", "priority", "effective_from", "effective_to", "hit", "columns",
-              "outputs", "rows", "when", "description")
+              "outputs", "rows", "when", "accept", "description")
+ACCEPT_KEYS = ("finding", "with", "output", "reason")
+RULE_FINDINGS = ("dead", "overlap", "conflict")
 COMBINE = ("priority", "first", "unique", "collect")
 HITS = ("first", "unique", "collect")
 BUILTINS = {"today": Symbol("today", DATE, "builtin"), "as_of": Symbol("as_of", DATETIME, "builtin")}
@@ -109,6 +114,7 @@ class _RuleSetCompiler:
         self.calendar = calendar
         self.scope: dict[str, Symbol] = dict(BUILTINS)
         self.attempted_outputs: set[str] = set()  # named in some `then`, even one that failed to compile
+        self.accept_refs: list = []  # (node, rule id, Accept), checked once every rule is known
 
     # -- helpers -----------------------------------------------------------------------
     def expr(self, node, text, expect: Type | None = None, rule_id=None, scope=None) -> Expr | None:
@@ -186,6 +192,7 @@ class _RuleSetCompiler:
             eff = self.expr(doc, doc["effective_date"], DATE)
         outputs = self.outputs(doc.get("outputs") or Located())
         stages = self.stages(doc.get("stages") or [], outputs)
+        self.check_requirements(doc.get("outputs"), outputs, stages)
         for o in outputs.values():
             if not o.stage and o.name not in self.attempted_outputs:
                 self.c.add(doc.get("outputs"), f"output {o.name!r} is set by no rule", key=o.name)
@@ -346,7 +353,13 @@ class _RuleSetCompiler:
                                        f"output {name} default")
             if name in self.scope:
                 self.c.add(node, f"output {name!r} has the name of an {self.scope[name].kind}", key=name)
-            out[str(name)] = Output(str(name), t, str(spec.get("title", "")), combine, default)
+            required = spec.get("required")
+            if required is not None and not isinstance(required, (bool, str)):
+                self.c.add(spec, f"output {name}: required is true, false or a condition", key="required")
+                required = None
+            out[str(name)] = Output(str(name), t, str(spec.get("title", "")), combine, default,
+                                    required=required, line=node.pos(name)[0],
+                                    accept=self.accepts(spec, None, ("gap",)))
         return out
 
     def stages(self, node, outputs: dict[str, Output]) -> tuple:
@@ -458,6 +471,53 @@ class _RuleSetCompiler:
             return None
         return Expr(repr(value), (lambda env, v=typed: v), o.type, frozenset(), None, True)
 
+    def accepts(self, spec, rule_id, findings=RULE_FINDINGS) -> tuple:
+        """`accept: [{finding: overlap, with: W-123, output: remedy, reason: "…"}]` — findings of
+        `aftersales check` the policy owner has looked at and accepts, each with its reason."""
+        node = spec.get("accept")
+        if node is None:
+            return ()
+        if not isinstance(node, list):
+            self.c.add(spec, "accept is a list of {finding: …, reason: …}", key="accept", rule_id=rule_id)
+            return ()
+        out = []
+        for item in node:
+            if not isinstance(item, dict):
+                self.c.add(node, "accept is a list of {finding: …, reason: …}", rule_id=rule_id)
+                continue
+            _unknown_keys(self.c, item, ACCEPT_KEYS, "accept", rule_id=rule_id)
+            finding = str(item.get("finding", ""))
+            if finding not in findings:
+                self.c.add(item, f"accept: finding must be {' or '.join(findings)} here",
+                           key="finding" if "finding" in item else None, rule_id=rule_id)
+                continue
+            reason = str(item.get("reason") or "").strip()
+            if not reason:
+                self.c.add(item, "accept: give the reason the finding is accepted", rule_id=rule_id)
+                continue
+            other = item.get("with")
+            out.append(Accept(finding, reason, str(other) if other is not None else None,
+                              str(item["output"]) if item.get("output") is not None else None, item.line))
+            self.accept_refs.append((item, rule_id, out[-1]))
+        return tuple(out)
+
+    def check_requirements(self, node, outputs: dict[str, Output], stages):
+        """Compile each output's `required:` condition (it may read every fact and output) and
+        check that `accept` entries name rules and outputs that exist."""
+        for name, o in list(outputs.items()):
+            if isinstance(o.required, str):
+                spec = node[name]
+                e = self.expr(spec["required"] if isinstance(spec["required"], LocStr) else spec,
+                              spec["required"], BOOLEAN)
+                outputs[name] = replace(o, required=e)
+        ids = {r.id for s in stages for r in s.rules}
+        for item, rule_id, a in self.accept_refs:
+            if a.with_rule is not None and a.with_rule not in ids:
+                self.c.add(item, f"accept: no rule {a.with_rule!r}" + _close(a.with_rule, ids), key="with", rule_id=rule_id)
+            if a.output is not None and a.output not in outputs:
+                self.c.add(item, f"accept: unknown output {a.output!r}" + _close(a.output, outputs), key="output",
+                           rule_id=rule_id)
+
     def rule(self, spec, stage, outputs, index) -> Rule | None:
         if not isinstance(spec, dict) or "id" not in spec:
             self.c.add(spec, "a rule needs an 'id'")
@@ -476,7 +536,8 @@ class _RuleSetCompiler:
         if when is None:  # reported; keep the rule so its outputs do not look unset
             when = All(())
         return Rule(rid, str(spec.get("title", "")), str(spec.get("source", "")), stage, index, when, then,
-                    self._priority(spec, rid), frm, to, line=spec.line, reads=_reads(when))
+                    self._priority(spec, rid), frm, to, line=spec.line, reads=_reads(when),
+                    accept=self.accepts(spec, rid))
 
     def decision_table(self, spec, stage, outputs, index) -> list[Rule]:
         tid = str(spec["table"])
@@ -502,12 +563,16 @@ class _RuleSetCompiler:
         common = self.condition(spec["when"], tid, spec) if "when" in spec else None
         frm, to = self._dates(spec, tid)
         base = self._priority(spec, tid)
+        table_accepts = self.accepts(spec, tid)
         rules = []
         for i, row in enumerate(rows, start=1):
             cells, rid, title, source = row, f"{tid}.{i}", str(spec.get("title", "")), str(spec.get("source", ""))
             if isinstance(row, dict):
                 cells = row.get("row")
                 rid, title, source = str(row.get("id", rid)), str(row.get("title", title)), str(row.get("source", source))
+                accepts = table_accepts + self.accepts(row, rid)
+            else:
+                accepts = table_accepts
             if not isinstance(cells, list) or len(cells) != len(columns) + len(outs):
                 self.c.add(row, f"row {i} needs {len(columns)} condition cells and {len(outs)} outputs", rule_id=rid)
                 continue
@@ -520,7 +585,8 @@ class _RuleSetCompiler:
                     then[o] = e
             priority = base - (i - 1) if hit == "first" else base
             rules.append(Rule(rid, title, source, stage, index + i - 1, when, then, priority, frm, to,
-                              table=tid, table_hit=hit, line=getattr(row, "line", spec.line), reads=_reads(when)))
+                              table=tid, table_hit=hit, line=getattr(row, "line", spec.line), reads=_reads(when),
+                              accept=accepts))
         return rules
 
     def cell(self, column, cell, rid):

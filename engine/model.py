@@ -62,6 +62,12 @@ class Output:
     combine: str = "priority"  # priority | first | unique | collect
     default: Any = None
     stage: str = ""
+    # For `aftersales check` only: when the output must have a value. None: undeclared
+    # (an output without a default is then required); True / False; or an Expr (required
+    # on the cases where it holds, e.g. `given(original_value)`).
+    required: Any = None
+    line: int = 0
+    accept: tuple = ()  # a gap accepted with a reason (Accept)
 
     @property
     def result_type(self) -> Type:
@@ -95,6 +101,17 @@ Condition = Atom | All | AnyOf | Not
 
 
 @dataclass(frozen=True)
+class Accept:
+    """A finding of `aftersales check` a policy owner accepted, with the reason."""
+
+    finding: str  # dead | overlap | conflict (on a rule) | gap (on an output)
+    reason: str
+    with_rule: str | None = None  # the other rule of an overlap / conflict; None: any
+    output: str | None = None  # the output concerned; None: any
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     title: str
@@ -110,6 +127,7 @@ class Rule:
     table_hit: str | None = None
     line: int = 0
     reads: frozenset = frozenset()  # fact names its condition reads
+    accept: tuple = ()  # findings of `aftersales check` accepted with a reason (Accept)
 
     def in_force(self, on: date | None) -> bool:
         if on is None:
