@@ -257,12 +257,16 @@ class _Pool:
                 return
         _close_quietly(conn)
 
-    def close(self) -> None:
+    def discard_idle(self) -> None:
         with self._lock:
-            self.closed = True
             idle, self._idle = self._idle, []
         for c in idle:
             _close_quietly(c)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+        self.discard_idle()
 
 
 def _close_quietly(conn: Any) -> None:
@@ -333,6 +337,9 @@ class DecisionLog:
         Returns the page and the cursor for the next one (``None`` when there is no more)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be an integer from 1 to {MAX_PAGE}")
+        for name, v in (("since", since), ("until", until)):
+            if v is not None and not isinstance(v, datetime):
+                raise TypeError(f"{name} must be a datetime")
         key = _decode_cursor(after) if after else None
         s = _utc(since, naive_ok=True) if since is not None else None
         u = _utc(until, naive_ok=True) if until is not None else None
@@ -589,12 +596,13 @@ class _Postgres(_Backend):
             raise DecisionLogUnavailable(f"cannot create the schema on {self.target}: {e}") from e
         return conn
 
-    def _run(self, fn: Callable[[Any], Any], *, retry_if_not_sent: bool = True) -> Any:
+    def _run(self, fn: Callable[[Any], Any]) -> Any:
         """Run fn(conn) on a pooled connection; retry once on a fresh one if a reused connection
         turned out dead *before* anything could have been committed (fn raises _BeforeCommit)."""
         psycopg = self._psycopg
         for attempt in (0, 1):
-            conn, reused = self.pool.acquire()
+            # the retry takes a new connection: after a server restart every idle one is dead
+            conn, reused = self.pool.acquire() if attempt == 0 else (self._connect(), False)
             ok = False
             try:
                 result = fn(conn)
@@ -603,7 +611,8 @@ class _Postgres(_Backend):
             except _BeforeCommit as e:
                 err = e.__cause__
                 dead = conn.closed or conn.broken
-                if attempt == 0 and reused and dead and retry_if_not_sent:
+                if attempt == 0 and reused and dead:
+                    self.pool.discard_idle()
                     continue
                 raise self._wrap(err) from err
             except psycopg.Error as e:
