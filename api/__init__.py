@@ -17,7 +17,7 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import jsonout
-from .decision_log import DecisionLog
+from .decision_log import DecisionLog, DecisionLogUnavailable
 from .decisions import DecisionService
 from .metrics import RELOAD_FAILURES
 from .problems import Problem
@@ -53,6 +53,12 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> Flask:
     @app.errorhandler(Problem)
     def problem(p: Problem):
         return p.response()
+
+    @app.errorhandler(DecisionLogUnavailable)
+    def log_down(e):
+        app.logger.error("decision log unavailable: %s", e)
+        return Problem(503, "Service Unavailable", "the decision log cannot be written; nothing was decided",
+                       kind="log-unavailable").response()
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

@@ -45,7 +45,10 @@ def _body(schema_cls) -> dict:
         raise Problem(415, "Unsupported Media Type", "send the body as application/json")
     raw = request.get_data(cache=False)
     try:
-        data = jsonout.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if "\x00" in text or "\\u0000" in text:
+            raise Problem(422, "Invalid request", "text may not contain NUL characters", kind="invalid-request")
+        data = jsonout.loads(text)
     except UnicodeDecodeError:
         raise Problem(400, "Malformed JSON", "the body is not UTF-8") from None
     except json.JSONDecodeError as e:
@@ -124,6 +127,11 @@ def list_decisions():
     except ValueError:
         raise Problem(400, "Bad query", "limit must be a whole number", kind="bad-query") from None
     start = request.args.get("cursor") or None
+    if start:
+        try:
+            log.page(ruleset, since, until, 1, start)  # an invalid cursor is a 400 before streaming starts
+        except ValueError as e:
+            raise Problem(400, "Bad query", str(e), kind="bad-query") from None
     if request.args.get("format") == "jsonl":
         def lines():
             cursor = start
@@ -134,7 +142,10 @@ def list_decisions():
                 if cursor is None:
                     return
         return Response(lines(), mimetype="application/x-ndjson")
-    items, cursor = log.page(ruleset, since, until, limit, start)
+    try:
+        items, cursor = log.page(ruleset, since, until, limit, start)
+    except ValueError as e:
+        raise Problem(400, "Bad query", str(e), kind="bad-query") from None
     return _json({"items": items, "next": cursor})
 
 

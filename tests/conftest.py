@@ -1,4 +1,7 @@
+import os
+import secrets
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -6,9 +9,44 @@ from engine.rulebook import RuleBook
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
+PG_URL = os.environ.get("AFTERSALES_TEST_DATABASE_URL")
+PG_REQUIRED = bool(os.environ.get("AFTERSALES_REQUIRE_POSTGRES"))
 
 
 @pytest.fixture(scope="session")
 def books():
     """The shipped rules, loaded once per backend."""
     return {b: RuleBook.load(RULES, backend=b) for b in ("durable", "python")}
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def pg_url():
+    """A URL for an empty decision log in a fresh PostgreSQL schema (dropped afterwards)."""
+    if not PG_URL:
+        if PG_REQUIRED:
+            pytest.fail("AFTERSALES_REQUIRE_POSTGRES is set but AFTERSALES_TEST_DATABASE_URL is not")
+        pytest.skip("PostgreSQL tests need AFTERSALES_TEST_DATABASE_URL "
+                    "(`make test` starts a server via tests/pg_harness.sh)")
+    import psycopg
+
+    schema = "t_" + secrets.token_hex(6)
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield _with_search_path(PG_URL, schema)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A URL for an empty decision log on each store."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'log' / 'decisions.db'}"
+    return request.getfixturevalue("pg_url")

@@ -14,24 +14,26 @@ WARRANTY_CASE = {"product_line": "electronics", "purchase_date": "2026-03-10", "
 DECIDE, AUDIT, ADMIN = "decide-token-0123456789", "audit-token-0123456789", "admin-token-0123456789"
 
 
-def make_app(tmp_path, tokens=None, **overrides):
+def make_app(tmp_path, tokens=None, database_url=None, **overrides):
     rules = tmp_path / "rules"
     if not rules.exists():
         shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))
-    settings = Settings(rules_dir=rules, var_dir=tmp_path / "var", tokens=tokens or {}, reload_interval=0, **overrides)
+    settings = Settings(rules_dir=rules, var_dir=tmp_path / "var", tokens=tokens or {}, reload_interval=0,
+                        database_url=database_url, **overrides)
     return create_app(settings, watch=False)
 
 
 @pytest.fixture
-def client(tmp_path):
-    return make_app(tmp_path).test_client()
+def client(tmp_path, db_url):
+    """The app on each decision-log database (SQLite, and PostgreSQL under `make test`)."""
+    return make_app(tmp_path, database_url=db_url).test_client()
 
 
 @pytest.fixture
-def secured(tmp_path):
+def secured(tmp_path, db_url):
     tokens = {DECIDE: Token("ticketing", frozenset({"decide"})), AUDIT: Token("auditor", frozenset({"audit"})),
               ADMIN: Token("ops", frozenset({"admin"}))}
-    return make_app(tmp_path, tokens).test_client()
+    return make_app(tmp_path, tokens, database_url=db_url).test_client()
 
 
 def bearer(token):
@@ -90,6 +92,23 @@ def test_scrap_case_errors_negative_weight_and_empty_prices(client):
     assert r.status_code == 422 and {"case.weight_t", "case.market_prices_per_t"} <= set(errors)
 
 
+def test_text_a_database_cannot_hold_is_rejected_before_deciding(client):
+    case = dict(WARRANTY_CASE, product_category="fan\u0000")
+    r = client.post("/v1/decisions/warranty", json={"case": case})
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+
+
+def test_a_bad_cursor_is_a_400(client):
+    assert client.get("/v1/decisions?cursor=not-a-cursor").status_code == 400
+
+
+def test_database_down_is_a_503_and_not_ready(tmp_path):
+    client = make_app(tmp_path, database_url="postgresql://u:p@127.0.0.1:9/none?connect_timeout=1").test_client()
+    r = client.post("/v1/decisions/warranty", json={"case": WARRANTY_CASE, "as_of": "2026-11-25"})
+    assert r.status_code == 503 and r.mimetype == "application/problem+json"
+    assert client.get("/readyz").status_code == 503
+
+
 def test_malformed_json_wrong_content_type_unknown_ruleset_and_decision(client):
     r = client.post("/v1/decisions/warranty", data="{not json", content_type="application/json")
     assert r.status_code == 400 and r.mimetype == "application/problem+json"
@@ -127,8 +146,8 @@ def test_tokens_and_roles(secured):
     assert secured.post("/v1/rulesets/reload", headers=bearer(ADMIN)).status_code == 200
 
 
-def test_pii_is_masked_in_the_log_not_in_the_answer(tmp_path):
-    app = make_app(tmp_path)
+def test_pii_is_masked_in_the_log_not_in_the_answer(tmp_path, db_url):
+    app = make_app(tmp_path, database_url=db_url)
     rules = tmp_path / "rules"
     text = (rules / "depreciation.yaml").read_text(encoding="utf-8")
     text = text.replace("inputs:\n", "inputs:\n  keeper_phone: {type: string, title: 保管人电话, pii: true}\n", 1)

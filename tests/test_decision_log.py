@@ -18,7 +18,6 @@ import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -30,43 +29,9 @@ from api.decision_log import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("AFTERSALES_TEST_DATABASE_URL")
-PG_REQUIRED = bool(os.environ.get("AFTERSALES_REQUIRE_POSTGRES"))
+from .conftest import PG_URL
 T0 = datetime(2026, 11, 25, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 CST = timezone(timedelta(hours=8))
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
-
-
-@pytest.fixture
-def pg_url():
-    """A URL for an empty decision log in a fresh PostgreSQL schema (dropped afterwards)."""
-    if not PG_URL:
-        if PG_REQUIRED:
-            pytest.fail("AFTERSALES_REQUIRE_POSTGRES is set but AFTERSALES_TEST_DATABASE_URL is not")
-        pytest.skip("PostgreSQL tests need AFTERSALES_TEST_DATABASE_URL "
-                    "(`make test` starts a server via tests/pg_harness.sh)")
-    import psycopg
-
-    schema = "t_" + secrets.token_hex(6)
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield _with_search_path(PG_URL, schema)
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A URL for an empty decision log on each store."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'log' / 'decisions.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
