@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from .errors import ExpressionError
 from .functions import WARNINGS, Function, unify
-from .types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MONEY, NULL, STRING, TABLE, Type
+from .types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MONEY, NULL, STRING, Type
 
 MAX_LENGTH = 2000  # characters; a longer expression belongs in derived facts
 
@@ -256,7 +256,7 @@ class _Compiler:
         compiled = [self.visit(o) for o in operands]
         tests = []
         for i, op in enumerate(node.ops):
-            (lf, lt, lc), (rf, rt, rc) = compiled[i], compiled[i + 1]
+            (lf, lt, _), (rf, rt, _) = compiled[i], compiled[i + 1]
             tests.append(self._compare(node, op, operands[i], lt, lf, operands[i + 1], rt, rf))
         fn = tests[0] if len(tests) == 1 else kleene_and(tests)
         return fn, BOOLEAN, all(c for _, _, c in compiled)
