@@ -31,6 +31,20 @@ def _fail_rules(problems) -> int:
     return EXIT_RULES
 
 
+def _read_case(path: str):
+    """The case JSON from a file or standard input (-); an exit code when it cannot be read."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        print(f"{path}: cannot read: {e.strerror}", file=sys.stderr)
+        return EXIT_CASE
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as e:
+        print(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", file=sys.stderr)
+        return EXIT_CASE
+
+
 def cmd_eval(args) -> int:
     book = _load(args)
     if args.ruleset in book.errors:
@@ -38,16 +52,9 @@ def cmd_eval(args) -> int:
     if args.ruleset not in book.rulesets:
         print(f"unknown rule set {args.ruleset!r}; loaded: {', '.join(book.rulesets) or 'none'}", file=sys.stderr)
         return EXIT_CASE
-    try:
-        text = sys.stdin.read() if args.case == "-" else Path(args.case).read_text(encoding="utf-8")
-    except OSError as e:
-        print(f"{args.case}: cannot read: {e.strerror}", file=sys.stderr)
-        return EXIT_CASE
-    try:
-        case = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as e:
-        print(f"{args.case}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", file=sys.stderr)
-        return EXIT_CASE
+    case = _read_case(args.case)
+    if isinstance(case, int):
+        return case
     try:
         decision = book.decide(args.ruleset, case, as_of=args.as_of, explain=args.explain)
     except CaseError as e:
@@ -75,16 +82,65 @@ def cmd_rulesets(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """Everything the loader checks, then the analysis of each rule set (engine.analysis)."""
+    from .analysis import DEFAULT_BUDGET, analyse
+    from .case import read_as_of
     book = RuleBook.load(args.rules_dir, backend="python")
     problems = book.all_problems()
+    reports = []
+    if not args.load_only:
+        try:
+            as_of = read_as_of(args.as_of) if args.as_of else \
+                read_as_of(None).replace(hour=10, minute=0, second=0)  # deterministic within a day
+        except CaseError as e:
+            print(f"--as-of: {' '.join(e.errors['as_of'])}", file=sys.stderr)
+            return EXIT_CASE
+        for name, loaded in sorted(book.rulesets.items()):
+            if args.ruleset and name != args.ruleset:
+                continue
+            reports.append(analyse(loaded.ruleset, as_of, args.cases or DEFAULT_BUDGET, Path(args.rules_dir)))
+    findings = [f for r in reports for f in r.findings]
+    open_ = [f for f in findings if not f.accepted]
+    errors = [f for f in open_ if f.level == "error"]
     if args.format == "json":
-        _print_json({"problems": [p.as_dict() for p in problems]})
+        _print_json({"problems": [p.as_dict() for p in problems],
+                     "findings": [f.as_dict() for f in findings],
+                     "rulesets": [{k: v for k, v in r.as_dict().items() if k != "findings"} for r in reports]})
     else:
         for p in problems:
             print(p)
-        if not problems:
-            print(f"{len(book.rulesets)} rule sets, {sum(len(l.ruleset.rules) for l in book.rulesets.values())} rules: no problems")
-    return EXIT_RULES if problems else 0
+        for f in sorted(open_, key=lambda f: (f.file, f.line)):
+            print(f)
+        accepted = [f for f in findings if f.accepted]
+        if args.show_accepted:
+            for f in accepted:
+                print(str(f).replace(f": {f.level}:", ": accepted:", 1))
+        if reports:
+            print()
+            for r in reports:
+                n_open = len(r.open)
+                print(f"{r.ruleset:16} {r.rules:4} rules  {r.cases:6,} cases ({r.valid:,} valid)  "
+                      f"{r.fired}/{r.rules} rules fired  "
+                      + (f"{n_open} finding{'s' if n_open != 1 else ''}" if n_open else "no findings")
+                      + (f", {len(r.findings) - n_open} accepted" if len(r.findings) > n_open else ""))
+        n_rules = sum(len(lr.ruleset.rules) for lr in book.rulesets.values())
+        warnings = len(open_) - len(errors)
+        summary = f"{len(book.rulesets)} rule sets, {n_rules} rules: "
+        if not problems and not open_:
+            summary += "no problems" if not reports else "no problems, no findings"
+        else:
+            parts = [f"{len(problems)} load problem{'s' if len(problems) != 1 else ''}"] if problems else []
+            parts += [f"{len(errors)} error{'s' if len(errors) != 1 else ''}", f"{warnings} warning{'s' if warnings != 1 else ''}"]
+            summary += ", ".join(parts)
+        accepted_n = len(findings) - len(open_)
+        if accepted_n:
+            summary += f" ({accepted_n} accepted in the YAML" + ("" if args.show_accepted else "; --show-accepted lists them") + ")"
+        print(summary)
+    if problems:
+        return EXIT_RULES
+    if errors or (args.strict and open_):
+        return EXIT_FAILED
+    return 0
 
 
 def cmd_test(args) -> int:
@@ -167,9 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rules", default="rules")
     r.set_defaults(fn=cmd_rulesets)
 
-    c = sub.add_parser("check", help="load every rule set and report problems as file:line: level: message")
+    c = sub.add_parser("check", help="load every rule set, find dead rules, overlaps and gaps; "
+                                     "file:line: level: message")
     c.add_argument("rules_dir", nargs="?", default="rules")
     c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--ruleset", help="analyse only this rule set")
+    c.add_argument("--cases", type=int, help="generated cases per rule set (default 8000)")
+    c.add_argument("--as-of", dest="as_of", help="the date the generated cases are decided on (default: today)")
+    c.add_argument("--load-only", action="store_true", help="only what the loader checks, no analysis")
+    c.add_argument("--show-accepted", action="store_true", help="also list the findings accepted in the YAML")
+    c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     c.set_defaults(fn=cmd_check)
 
     t = sub.add_parser("test", help="run the YAML rule tests and report rule coverage")
@@ -178,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("both",) + BACKENDS, default="both")
     t.add_argument("--min-coverage", type=float, dest="min_coverage")
     t.set_defaults(fn=cmd_test)
+
     sv = sub.add_parser("serve", help="run the decision API (gunicorn, one durable-rules host per worker)")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8080)
