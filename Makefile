@@ -18,6 +18,7 @@ run: $(BIN)/aftersales
 # pytest runs under tests/pg_harness.sh: a throw-away PostgreSQL on loopback for the decision-log tests.
 test: $(BIN)/aftersales
 	bash tests/pg_harness.sh $(BIN)/python -m pytest
+	$(BIN)/aftersales test rules --min-coverage 100
 
 bench: $(BIN)/aftersales
 	$(BIN)/python bench/engine.py

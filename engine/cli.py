@@ -143,6 +143,38 @@ def cmd_check(args) -> int:
     return 0
 
 
+def _cell(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _print_failure(test, outcomes):
+    """One failed rule test: an expected / actual table per distinct outcome."""
+    print(f"FAIL {test.where}  {test.ruleset}: {test.name}")
+    groups: list[tuple[list, list]] = []  # (backends, outcome with those diffs)
+    for o in outcomes:
+        if o.passed:
+            continue
+        same = next((g for g in groups if g[1][0].diffs == o.diffs), None)
+        if same:
+            same[0].append(o.backend)
+        else:
+            groups.append(([o.backend], [o]))
+    for backends, (o,) in groups:
+        who = "both engines" if len(backends) == len(outcomes) > 1 else " and ".join(backends)
+        rows = [(what, _cell(exp), _cell(act)) for what, exp, act in o.diffs]
+        w1 = max([len(r[0]) for r in rows] + [4]) + 2
+        w2 = max([len(r[1]) for r in rows] + [8]) + 2
+        print(f"     {'':<{w1}}{'expected':<{w2}}actual   [{who}]")
+        for what, exp, act in rows:
+            print(f"     {what:<{w1}}{exp:<{w2}}{act}")
+        if o.fired_order:
+            print(f"     rules fired: {', '.join(o.fired_order)}")
+
+
 def cmd_test(args) -> int:
     from .ruletests import coverage, load_tests, run_test
     backends = BACKENDS if args.engine == "both" else (args.engine,)
@@ -163,15 +195,12 @@ def cmd_test(args) -> int:
         outcomes = [run_test(books[b].get(test.ruleset), test, b) for b in backends]
         results.extend(outcomes)
         if len(outcomes) == 2 and outcomes[0].passed and outcomes[0].fired != outcomes[1].fired:
-            outcomes[1].failures.append(
-                f"backends disagree: durable fired {sorted(outcomes[0].fired)}, python {sorted(outcomes[1].fired)}")
-        bad = [o for o in outcomes if not o.passed]
-        if bad:
+            outcomes[1].fail("rules fired", f"durable: {', '.join(sorted(outcomes[0].fired))}",
+                             f"python: {', '.join(sorted(outcomes[1].fired))}",
+                             f"backends disagree: durable fired {sorted(outcomes[0].fired)}, python {sorted(outcomes[1].fired)}")
+        if any(not o.passed for o in outcomes):
             failed += 1
-            print(f"FAIL {test.where}  {test.ruleset}: {test.name}")
-            for o in bad:
-                for f in o.failures:
-                    print(f"     [{o.backend}] {f}")
+            _print_failure(test, outcomes)
     cov = coverage(first, results)
     total_hit = total = 0
     print()
@@ -188,7 +217,7 @@ def cmd_test(args) -> int:
     if failed:
         return EXIT_FAILED
     if args.min_coverage is not None and overall < args.min_coverage:
-        print(f"coverage {overall:.1f}% is below --min-coverage {args.min_coverage}%")
+        print(f"coverage {overall:.1f}% is below --min-coverage {args.min_coverage:g}%")
         return EXIT_FAILED
     return 0
 

@@ -16,6 +16,7 @@ from .errors import CaseError, DecisionConflict, Problem, RulesError
 from .yamlsource import load_yaml
 
 EXPECT_KEYS = ("decision", "absent", "fired", "not_fired", "warnings", "errors")
+ABSENT = "(absent)"
 
 
 @dataclass
@@ -39,6 +40,13 @@ class Result:
     backend: str
     failures: list = field(default_factory=list)
     fired: set = field(default_factory=set)
+    # the failures as (what, expected, actual) rows, for a readable expected/actual table
+    diffs: list = field(default_factory=list)
+    fired_order: list = field(default_factory=list)
+
+    def fail(self, what: str, expected, actual, message: str):
+        self.diffs.append((what, expected, actual))
+        self.failures.append(message)
 
     @property
     def passed(self) -> bool:
@@ -110,34 +118,39 @@ def run_test(loaded, test: RuleTest, backend: str) -> Result:
     except CaseError as e:
         wanted = [str(f) for f in expect.get("errors") or []]
         if not wanted:
-            result.failures.append(f"case rejected: {e}")
+            result.fail("decision", "decided", "rejected: " + str(e), f"case rejected: {e}")
         for f in wanted:
             if f not in e.errors:
-                result.failures.append(f"expected an error on {f}; got errors on {', '.join(e.errors)}")
+                result.fail(f"error on {f}", "rejected", "no error" + (f" (errors on {', '.join(e.errors)})"),
+                            f"expected an error on {f}; got errors on {', '.join(e.errors)}")
         return result
     except DecisionConflict as e:
-        result.failures.append(f"rule conflict: {e}")
+        result.fail("decision", "decided", f"rule conflict: {e}", f"rule conflict: {e}")
         return result
     if expect.get("errors"):
-        result.failures.append(f"expected the case to be rejected for {list(expect['errors'])}, but it was decided")
+        result.fail("decision", f"rejected for {', '.join(map(str, expect['errors']))}", "decided",
+                    f"expected the case to be rejected for {list(expect['errors'])}, but it was decided")
     out = decision.outputs
-    result.fired = {f["id"] for f in decision.fired}
+    result.fired_order = [f["id"] for f in decision.fired]
+    result.fired = set(result.fired_order)
     for key, want in (expect.get("decision") or {}).items():
         if key not in out:
-            result.failures.append(f"{key}: expected {_json_like(want)!r}, but it is absent")
+            result.fail(key, _json_like(want), ABSENT, f"{key}: expected {_json_like(want)!r}, but it is absent")
         elif not _same(out[key], want):
-            result.failures.append(f"{key}: expected {_json_like(want)!r}, got {out[key]!r}")
+            result.fail(key, _json_like(want), out[key], f"{key}: expected {_json_like(want)!r}, got {out[key]!r}")
     for key in expect.get("absent") or []:
         if key in out:
-            result.failures.append(f"{key}: expected absent, got {out[key]!r}")
+            result.fail(key, ABSENT, out[key], f"{key}: expected absent, got {out[key]!r}")
     for rid in expect.get("fired") or []:
         if str(rid) not in result.fired:
-            result.failures.append(f"rule {rid} did not fire (fired: {', '.join(sorted(result.fired)) or 'none'})")
+            result.fail(f"rule {rid}", "fires", "did not fire",
+                        f"rule {rid} did not fire (fired: {', '.join(sorted(result.fired)) or 'none'})")
     for rid in expect.get("not_fired") or []:
         if str(rid) in result.fired:
-            result.failures.append(f"rule {rid} fired but should not")
+            result.fail(f"rule {rid}", "does not fire", "fired", f"rule {rid} fired but should not")
     if "warnings" in expect and len(decision.warnings) != int(expect["warnings"]):
-        result.failures.append(f"expected {expect['warnings']} warnings, got {decision.warnings}")
+        result.fail("warnings", int(expect["warnings"]), len(decision.warnings),
+                    f"expected {expect['warnings']} warnings, got {decision.warnings}")
     return result
 
 
