@@ -1,4 +1,5 @@
-"""`aftersales`: evaluate cases, list rule sets, run rule tests, check rule files.
+"""`aftersales`: evaluate cases, list rule sets, run rule tests, check rule files, measure the
+impact of an edit.
 
 Exit codes: 0 fine, 1 tests failed / findings, 2 invalid case, 3 rules error.
 """
@@ -222,6 +223,41 @@ def cmd_test(args) -> int:
     return 0
 
 
+def cmd_impact(args) -> int:
+    """Decide the same cases under the base rules and the current ones (engine.impact)."""
+    import time
+    from . import impact
+    if args.log and args.cases:
+        print("impact: give --cases FILE or --log, not both", file=sys.stderr)
+        return EXIT_CASE
+    if not args.log and not args.cases:
+        print("impact: give the cases: --cases FILE.jsonl, or --log --since DATE", file=sys.stderr)
+        return EXIT_CASE
+    try:
+        lines = impact.log_lines(args.since, args.until, args.ruleset) if args.log else impact.read_jsonl(args.cases)
+        with impact.BaseRules(args.base, Path(args.rules)) as base:
+            t0 = time.perf_counter()
+            bar = impact.ProgressBar() if not args.no_progress else None
+            try:
+                agg, problems = impact.compare(base.folder, Path(args.rules), lines, args.ruleset, args.as_of,
+                                               args.jobs, args.examples, bar)
+            finally:
+                if bar:
+                    bar.close()
+            rep = impact.report_dict(agg, base.label, f"rules in {args.rules}", time.perf_counter() - t0, problems)
+    except impact.ImpactError as e:
+        print(f"impact: {e}", file=sys.stderr)
+        return EXIT_CASE
+    if args.format == "json":
+        _print_json(rep)
+    else:
+        print(impact.format_text(rep, args.examples))
+    if problems["current"]:
+        print(f"impact: the current rules do not all load ({len(problems['current'])} problems)", file=sys.stderr)
+        return EXIT_RULES
+    return 0
+
+
 def cmd_serve(args) -> int:
     # prometheus-client picks its multiprocess mode when the metrics are created, i.e. when
     # the api package is imported: the folder must be set before that import.
@@ -270,6 +306,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--engine", choices=("both",) + BACKENDS, default="both")
     t.add_argument("--min-coverage", type=float, dest="min_coverage")
     t.set_defaults(fn=cmd_test)
+
+    i = sub.add_parser("impact", help="which past decisions an edit of the rules changes")
+    i.add_argument("--base", required=True, help="the rules to compare with: a git revision (e.g. HEAD, main~3) or a folder")
+    i.add_argument("--rules", default="rules", help="the current rules folder (default: rules)")
+    i.add_argument("--cases", help="JSON Lines: {\"ruleset\": …, \"case\": {…}, \"as_of\": …} per line")
+    i.add_argument("--log", action="store_true", help="replay the decision log (AFTERSALES_DATABASE_URL or var/decisions.db)")
+    i.add_argument("--since", help="with --log: decisions made since this date or date-time")
+    i.add_argument("--until", help="with --log: decisions made before this date or date-time")
+    i.add_argument("--ruleset", help="only this rule set (and the rule set of lines that name none)")
+    i.add_argument("--as-of", dest="as_of", help="as_of for lines without one (default: now)")
+    i.add_argument("--format", choices=("text", "json"), default="text")
+    i.add_argument("--examples", type=int, default=3, help="example cases per transition (default 3)")
+    i.add_argument("--jobs", type=int, help="worker processes (default: all cores, from 2,000 cases)")
+    i.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    i.set_defaults(fn=cmd_impact)
 
     sv = sub.add_parser("serve", help="run the decision API (gunicorn, one durable-rules host per worker)")
     sv.add_argument("--host", default="127.0.0.1")
