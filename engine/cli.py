@@ -1,5 +1,5 @@
 """`aftersales`: evaluate cases, list rule sets, run rule tests, check rule files, measure the
-impact of an edit.
+impact of an edit, explain why a rule did not decide.
 
 Exit codes: 0 fine, 1 tests failed / findings, 2 invalid case, 3 rules error.
 """
@@ -258,6 +258,42 @@ def cmd_impact(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    """Explain a decision; with --why-not, one rule's conditions on this case (engine.whynot)."""
+    from .whynot import UnknownRule, format_text, why_not
+    book = RuleBook.load(args.rules, backend="python" if args.why_not else getattr(args, "engine", "durable"))
+    if args.ruleset in book.errors:
+        return _fail_rules(book.errors[args.ruleset].problems)
+    if args.ruleset not in book.rulesets:
+        print(f"unknown rule set {args.ruleset!r}; loaded: {', '.join(book.rulesets) or 'none'}", file=sys.stderr)
+        return EXIT_CASE
+    case = _read_case(args.case)
+    if isinstance(case, int):
+        return case
+    try:
+        if not args.why_not:
+            _print_json(book.decide(args.ruleset, case, as_of=args.as_of, explain="full").to_json())
+            return 0
+        from .case import read_as_of
+        w = why_not(book.get(args.ruleset).ruleset, case, read_as_of(args.as_of), args.why_not)
+    except CaseError as e:
+        for fld, messages in e.errors.items():
+            for m in messages:
+                print(f"{fld}: {m}", file=sys.stderr)
+        return EXIT_CASE
+    except DecisionConflict as e:
+        print(f"rule conflict: {e}", file=sys.stderr)
+        return EXIT_RULES
+    except UnknownRule as e:
+        print(e.args[0], file=sys.stderr)
+        return EXIT_CASE
+    if args.format == "json":
+        _print_json(w)
+    else:
+        print(format_text(w))
+    return 0
+
+
 def cmd_serve(args) -> int:
     # prometheus-client picks its multiprocess mode when the metrics are created, i.e. when
     # the api package is imported: the folder must be set before that import.
@@ -322,6 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     i.set_defaults(fn=cmd_impact)
 
+    x = sub.add_parser("explain", help="explain a decision; --why-not RULE: that rule's conditions on this case")
+    x.add_argument("ruleset")
+    x.add_argument("case", help="a JSON file with the case fields, or - for standard input")
+    x.add_argument("--why-not", dest="why_not", metavar="RULE_ID")
+    x.add_argument("--as-of", dest="as_of", help="date or date-time the decision is made for (default: now, China time)")
+    x.add_argument("--rules", default="rules", help="rules folder (default: rules)")
+    x.add_argument("--format", choices=("text", "json"), default="text", help="for --why-not (default text)")
+    x.set_defaults(fn=cmd_explain)
     sv = sub.add_parser("serve", help="run the decision API (gunicorn, one durable-rules host per worker)")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8080)
