@@ -1,6 +1,7 @@
 """How long `aftersales impact` takes on a large corpus.
 
     .venv/bin/python bench/impact.py [--cases 100000] [--ruleset warranty] [--jobs N]
+    .venv/bin/python bench/impact.py --cases 20000 --keep cases.jsonl --corpus-only
 
 Generates N valid cases of a rule set (fixed seed; the values come from the same
 boundary-value candidates `aftersales check` uses, each case the base case with a few
@@ -97,6 +98,7 @@ def main():
     ap.add_argument("--ruleset", default="warranty")
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--keep", help="write the corpus here and keep it")
+    ap.add_argument("--corpus-only", action="store_true", help="with --keep: only write the corpus")
     args = ap.parse_args()
     book = RuleBook.load(ROOT / "rules", backend="python")
     t0 = time.perf_counter()
@@ -106,6 +108,8 @@ def main():
     try:
         path = Path(args.keep) if args.keep else tmp / "cases.jsonl"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if args.corpus_only:
+            return
         base = tmp / "base"
         shutil.copytree(ROOT / "rules", base)
         older_policy(base)

@@ -467,17 +467,29 @@ def format_text(rep: dict, examples: int = EXAMPLES) -> str:
         if examples and r["transitions"]:
             w("")
             w("  examples")
+            shown = set()
             for t in r["transitions"]:
                 w(f"  {_label(t)}")
                 for ex in t["examples"][:examples]:
+                    b, a = ex["before"], ex["after"]
+                    if ex["case_id"] in shown:
+                        if "decided_by" in b:
+                            values = f"; {_show(b.get('value'))} → {_show(a.get('value'))}" if t["after"] == "" else ""
+                            w(f"    {ex['case_id']} (above): decided by {', '.join(b['decided_by']) or '(default)'} → "
+                              f"{', '.join(a['decided_by']) or '(default)'}{values}")
+                        else:
+                            w(f"    {ex['case_id']} (above)")
+                        continue
+                    shown.add(ex["case_id"])
                     case = json.dumps(ex["case"], ensure_ascii=False, sort_keys=True, default=str)
                     if len(case) > 200:
                         case = case[:197] + "…"
                     w(f"    {ex['case_id']}, as_of {ex['as_of']}: {case}")
-                    b, a = ex["before"], ex["after"]
                     if "decided_by" in b:
                         w(f"      decided by: {', '.join(b['decided_by']) or '(default)'} → "
                           f"{', '.join(a['decided_by']) or '(default)'}")
+                        if t["after"] == "":  # changed / appeared / disappeared: show the values
+                            w(f"      {t['output']}: {_show(b.get('value'))} → {_show(a.get('value'))}")
                     gone = [x for x in b["fired"] if x not in a["fired"]]
                     new = [x for x in a["fired"] if x not in b["fired"]]
                     if gone or new:
