@@ -419,13 +419,26 @@ class Analyzer:
                 for r in ruleset.rules for d in (r.effective_from, r.effective_to) if d is not None
                 for k in (-1, 0, 1)})
 
-    # the base case: required inputs at a plain value, the rest not given (their defaults)
+    # the base case: required inputs at a plain value, the rest not given (their defaults); when
+    # the validations want more (a date-time for a repair), the fields they name get candidates
     def base(self) -> dict:
         case = {}
         for name, inp in self.rs.inputs.items():
             if inp.required:
                 pool = [c for c in self.cand.lists[name] if c is not ABSENT]
                 case[name] = _prefer(pool, inp.type.kind)
+        for _ in range(20):
+            try:
+                trace(self.rs, self._materialize(case, self.as_of), self.as_of, self.matcher)
+                return case
+            except CaseError as e:
+                fields = [f for f in e.errors if f in self.cand.lists]
+                if not fields:
+                    return case
+                for f in fields:
+                    pool = [c for c in self.cand.lists[f] if c is not ABSENT]
+                    if pool:
+                        case[f] = self.rng.choice(pool)
         return case
 
     def run(self) -> Report:

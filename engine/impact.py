@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from .case import read_as_of
-from .errors import CaseError, DecisionConflict, RulesError
+from .errors import CaseError, DecisionConflict
 from .rulebook import RuleBook
 
 PARALLEL_FROM = 2000  # cases; fewer are decided in this process
@@ -493,7 +493,7 @@ def format_text(rep: dict, examples: int = EXAMPLES) -> str:
                     gone = [x for x in b["fired"] if x not in a["fired"]]
                     new = [x for x in a["fired"] if x not in b["fired"]]
                     if gone or new:
-                        w(f"      fired: " + " ".join([f"-{x}" for x in gone] + [f"+{x}" for x in new]))
+                        w("      fired: " + " ".join([f"-{x}" for x in gone] + [f"+{x}" for x in new]))
                     for side, o in (("before", b), ("after", a)):
                         if o.get("detail"):
                             w(f"      {side}: {o['status']}: {o['detail']}")

@@ -11,7 +11,7 @@ import difflib
 import json
 
 from .conditions import compile_condition, describe
-from .model import All, AnyOf, Atom, Not, Rule, RuleSet
+from .model import All, Atom, Not, Rule, RuleSet
 from .trace import trace
 from .types import ANY, to_json
 

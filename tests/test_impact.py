@@ -6,7 +6,6 @@ import shutil
 import subprocess
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 
