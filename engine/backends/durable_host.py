@@ -35,6 +35,9 @@ from durable import engine as _durable
 _NATIVE_LOCK = threading.Lock()
 _SENTINEL, _SENTINEL_KEY = "__every_fact", "__asserted"
 _names = itertools.count(1)
+# One encoder for every fact: json.dumps(..., ensure_ascii=False) builds a new
+# JSONEncoder per call, which cost as much as the native assert (bench/RESULTS.md).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _sessions = itertools.count(1)
 
 
@@ -77,7 +80,7 @@ class RuleHost:
     def fire(self, ruleset_name: str, fact: dict) -> list[str]:
         handle = self._handles[ruleset_name]
         sid = str(next(_sessions))
-        message = json.dumps(dict(fact, sid=sid, **{_SENTINEL_KEY: True}), ensure_ascii=False)
+        message = _encode({**fact, "sid": sid, _SENTINEL_KEY: True})
         fired: list[str] = []
         with _NATIVE_LOCK:
             self.live_sessions += 1
