@@ -86,7 +86,44 @@ def case_schema(ruleset_name: str, inputs: dict[str, Input]) -> Schema:
 
 
 def read_case(ruleset: RuleSet, raw) -> dict:
-    """JSON case → typed values for every declared input (None where absent)."""
+    """JSON case → typed values for every declared input (None where absent).
+
+    The same result and messages as `ruleset.case_schema.load` (the marshmallow schema,
+    still the source of the OpenAPI document), without its per-field machinery, which
+    cost a fifth of a decision (bench/RESULTS.md); tests/test_invariants.py checks that
+    both readers agree on generated good and bad cases."""
+    if not isinstance(raw, dict):
+        raise CaseError({"case": ["expected an object of case fields"]})
+    inputs = ruleset.inputs
+    values, errors = {}, {}
+    for name, inp in inputs.items():
+        value = raw.get(name)
+        if value is None:  # absent, or an explicit null: "not given", the default
+            if inp.required:
+                errors[name] = ["is required"]
+            values[name] = inp.default
+            continue
+        try:
+            parsed = parse_value(value, inp.type)
+        except ValueError as e:
+            errors[name] = [str(e)]
+            continue
+        problem = _bounds(inp, parsed)
+        if problem:
+            errors[name] = [problem]
+        else:
+            values[name] = parsed
+    if not raw.keys() <= inputs.keys():
+        for name in raw:
+            if name not in inputs:
+                errors[name] = ["Unknown field."]
+    if errors:
+        raise CaseError(_messages(ruleset, errors))
+    return values
+
+
+def read_case_with_schema(ruleset: RuleSet, raw) -> dict:
+    """The reference reader: the marshmallow schema (kept to check `read_case` against)."""
     if not isinstance(raw, dict):
         raise CaseError({"case": ["expected an object of case fields"]})
     try:
