@@ -9,6 +9,7 @@ matches — the same three-valued logic as the Python backend.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from ..model import All, AnyOf, Atom, Not, RuleSet
@@ -18,6 +19,12 @@ _NATIVE_KINDS = {"integer": int, "boolean": bool, "string": str, "enum": str, "d
 _DURABLE_OP = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": None, "!=": "$neq"}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==", "in": "not in", "not in": "in"}
 TRUE_KEY, EFFECTIVE_KEY = "__true", "__effective"
+# Matches remembered per stage (0 turns it off). Which rules of a stage fire is a pure
+# function of the fact asserted (a fresh session each time, nothing else in it), and
+# facts repeat a lot — most are booleans, enums and the results of computed tests —
+# so a stage whose fact was seen before skips the native assert. Bounded: a full memo
+# is emptied. bench/RESULTS.md gives the hit rates and the figures without it.
+MEMO_SIZE = 4096
 
 
 def encode(value):
@@ -27,6 +34,14 @@ def encode(value):
     if isinstance(value, date):
         return value.toordinal()
     return value
+
+
+_GIVEN = re.compile(r"given\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")
+
+
+def _given(name):
+    """`given(name)`, without the generic function-call machinery (the commonest computed test)."""
+    return lambda env: env.get(name) is not None
 
 
 def _literal_ok(kind: str, value) -> bool:
@@ -46,9 +61,12 @@ class _StageCompiler:
     def __init__(self):
         self.computed: list = []  # (key, fn) atoms evaluated in Python before asserting
         self.native_names: set[str] = set()
+        self.uses_effective = False  # some rule has effective dates: the fact carries the effective date
+        self._keys: dict[str, str] = {}  # expression text → its key in the fact
 
     def rule(self, rule) -> dict:
         tests = [self.node(rule.when, False)]
+        self.uses_effective |= bool(rule.effective_from or rule.effective_to)
         if rule.effective_from:
             tests.append({"$gte": {EFFECTIVE_KEY: encode(rule.effective_from)}})
         if rule.effective_to:
@@ -71,8 +89,12 @@ class _StageCompiler:
         json = self.native(native, negate) if native else None
         if json is not None:
             return json
-        key = f"__a{len(self.computed)}"
-        self.computed.append((key, atom.expr.fn))
+        key = self._keys.get(atom.expr.text)  # the same test in several rows of a table: computed once
+        if key is None:
+            key = self._keys[atom.expr.text] = f"__a{len(self.computed)}"
+            given = _GIVEN.match(atom.expr.text)
+            fn = _given(given[1]) if given and given[1] in atom.expr.names else atom.expr.fn
+            self.computed.append((key, fn))
         return {key: not negate}
 
     def native(self, n, negate: bool) -> dict | None:
@@ -114,8 +136,10 @@ class _StageCompiler:
 class DurableMatcher:
     name = "durable"
 
-    def __init__(self, ruleset: RuleSet):
+    def __init__(self, ruleset: RuleSet, memo_size: int | None = None):
         self._host = RuleHost(f"{ruleset.name}_{ruleset.digest[7:19]}")
+        self._memo_size = MEMO_SIZE if memo_size is None else memo_size
+        self.memo_hits = self.memo_misses = 0
         self._stages = []
         for stage in ruleset.stages:
             compiler = _StageCompiler()
@@ -124,14 +148,14 @@ class DurableMatcher:
             handle = self._host.add_ruleset(definition) if definition else None
             order = {name: i for i, name in enumerate(by_name)}
             self._stages.append((handle, by_name, order, tuple(compiler.computed),
-                                 tuple(sorted(compiler.native_names))))
+                                 tuple(sorted(compiler.native_names)), compiler.uses_effective, {}))
 
     def match(self, stage_index, env, effective):
-        handle, by_name, order, computed, names = self._stages[stage_index]
+        handle, by_name, order, computed, names, uses_effective, memo = self._stages[stage_index]
         if handle is None:
             return []
         fact = {TRUE_KEY: True}
-        if effective is not None:
+        if uses_effective and effective is not None:
             fact[EFFECTIVE_KEY] = encode(effective)
         for name in names:
             value = env.get(name)
@@ -141,5 +165,18 @@ class DurableMatcher:
             value = fn(env)
             if value is not None:
                 fact[key] = value
-        fired = self._host.fire(handle, fact)
-        return [by_name[n] for n in sorted(fired, key=order.__getitem__)]
+        if not self._memo_size:
+            fired = self._host.fire(handle, fact)
+            return [by_name[n] for n in sorted(fired, key=order.__getitem__)]
+        key = tuple(fact.items())
+        rules = memo.get(key)
+        if rules is None:
+            self.memo_misses += 1
+            fired = self._host.fire(handle, fact)
+            rules = [by_name[n] for n in sorted(fired, key=order.__getitem__)]
+            if len(memo) >= self._memo_size:
+                memo.clear()
+            memo[key] = rules
+        else:
+            self.memo_hits += 1
+        return list(rules)
