@@ -17,10 +17,21 @@ def _values(ruleset: RuleSet, names, env) -> dict:
     return out
 
 
+def _reads(ruleset: RuleSet, rule: Rule) -> tuple:
+    """(name, type) of the facts a rule reads, in name order: worked out once per rule set version."""
+    cache = ruleset.__dict__.setdefault("_explain_reads", {})
+    reads = cache.get(rule.id)
+    if reads is None:
+        reads = cache[rule.id] = tuple((n, ruleset.fact_types.get(n, ANY)) for n in sorted(rule.reads)
+                                       if n not in ruleset.tables)
+    return reads
+
+
 def fired_entry(ruleset: RuleSet, rule: Rule, sets: dict, lost, env) -> dict:
+    outputs = ruleset.outputs
     entry = {"id": rule.id, "title": rule.title, "source": rule.source, "stage": rule.stage,
-             "sets": {o: to_json(v, ruleset.outputs[o].type) for o, v in sets.items() if v is not None},
-             "values": _values(ruleset, sorted(rule.reads), env)}
+             "sets": {o: to_json(v, outputs[o].type) for o, v in sets.items() if v is not None},
+             "values": {n: to_json(env.get(n), t) for n, t in _reads(ruleset, rule)}}
     if lost:
         entry["overridden"] = sorted(lost)  # outputs a higher-priority rule decided differently
     return entry

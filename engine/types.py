@@ -136,11 +136,16 @@ def parse_value(value, t: Type):
     raise ValueError(f"unsupported type {t}")
 
 
+_AS_IS = frozenset(("boolean", "integer", "string", "enum", "any"))
+
+
 def to_json(value, t: Type):
     """Write a typed value the way the API contract shows it."""
     if value is None:
         return None
     k = t.kind
+    if k in _AS_IS and value.__class__ in (bool, int, str):  # the commonest case, first
+        return value
     if k == "money":
         return f"{money(Decimal(value)):f}"
     if k == "decimal":
