@@ -1,69 +1,185 @@
-"""Median and p99 microseconds per decision, per rule set and backend.
+"""Engine, in process: µs per decision for our two backends, GoRules zen-engine and hand-written Python.
 
-    .venv/bin/python bench/engine.py [--cases 3000] [--explain full]
+    .venv/bin/python bench/engine.py [--cases 10000] [--seed 1] [--ruleset NAME ...] [--json FILE]
 
-Cases are generated from each rule set's inputs (the same generator the
-differential tests use), with a fixed seed; invalid ones are skipped. A benchmark,
-not a test: numbers on a shared 2-core machine drift, compare within one run.
+For each rule set the same N generated valid cases (bench/cases.py, seeded) are
+decided by:
+  a       our durable-rules backend, explain=fired (the API default: the fired rules
+          with their policy source and the facts they read)
+  a_full  the same with explain=full (adds every rule that did not fire, and why)
+  b       our Python backend, explain=fired
+  c       zen-engine (PyPI) on the JDM translation in bench/jdm/ (scrap_pricing, sla)
+  d       the hand-written Python function in bench/handwritten.py (scrap_pricing, sla,
+          depreciation) — the practical limit
+Before timing, every case's outputs are compared: a, b (and a_full) must give the same
+decision, c and d the decision b gives (money compared as Decimal to the fen; zen
+returns floats). A mismatch stops the run.
+
+Timing: each case is decided by every implementation back to back, in an order that
+rotates from case to case, so drift of a shared machine hits all of them alike; the
+first 200 cases warm up and are not counted. Ratios are of medians (and of p99s) from
+this one run.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import statistics
 import sys
 import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-
-from engine.errors import CaseError  # noqa: E402
+from bench import handwritten  # noqa: E402
+from bench.cases import valid_cases  # noqa: E402
 from engine.rulebook import RuleBook  # noqa: E402
-from tests.test_backends_agree import AS_OF, _cases  # noqa: E402
+from engine.types import parse_datetime  # noqa: E402
+
+CENT = Decimal("0.01")
+WARM_UP = 200
+GOALS = {"a/c": 1 / 3, "a/d": 20.0}
 
 
-def generate(ruleset, n: int) -> list:
-    out = []
+def _norm(value, kind):
+    if value is None:
+        return None
+    if kind in ("money", "decimal"):
+        d = Decimal(repr(value) if isinstance(value, float) else str(value))
+        return d.quantize(CENT) if kind == "money" else d
+    if kind == "integer":
+        if value != int(value):
+            raise AssertionError(f"{value!r} is not a whole number")
+        return int(value)
+    return value
 
-    @settings(max_examples=n, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(case=_cases(ruleset), as_of=AS_OF)
-    def collect(case, as_of):
-        out.append((case, as_of))
-    collect()
+
+def normalised(ruleset, outputs: dict) -> dict:
+    return {k: _norm(v, ruleset.outputs[k].result_type.kind) for k, v in outputs.items() if v is not None}
+
+
+def zen_deciders(calendar) -> dict:
+    try:
+        import zen
+    except ImportError:
+        print("zen-engine is not installed (pip install -e '.[bench]'): column c skipped", file=sys.stderr)
+        return {}
+    from bench.jdm.build import build
+    engine = zen.ZenEngine()
+    out = {}
+    for name, doc in build(calendar).items():
+        decision = engine.create_decision(json.dumps(doc, ensure_ascii=False))
+        out[name] = (lambda d: lambda case, as_of: d.evaluate(dict(case, as_of=as_of))["result"])(decision)
     return out
 
 
+def hand_deciders(calendar) -> dict:
+    fns = dict(handwritten.FUNCTIONS, sla=partial(handwritten.sla, calendar=calendar))
+    return {name: (lambda f: lambda case, as_of: f(case, parse_datetime(as_of)))(fn) for name, fn in fns.items()}
+
+
+def stats(times: list) -> dict:
+    times = sorted(times)
+    return {"n": len(times), "median_us": statistics.median(times), "p99_us": times[int(len(times) * 0.99) - 1],
+            "mean_us": statistics.fmean(times)}
+
+
+def run(name, books, zen_fns, hand_fns, n, seed) -> dict:
+    durable, python = books["durable"].get(name), books["python"].get(name)
+    rs = python.ruleset
+    t0 = time.perf_counter()
+    cases = valid_cases(books["python"], name, n, seed)
+    generated = time.perf_counter() - t0
+    impls = {"a": partial(durable.decide, explain="fired"), "a_full": partial(durable.decide, explain="full"),
+             "b": partial(python.decide, explain="fired")}
+    if name in zen_fns:
+        impls["c"] = zen_fns[name]
+    if name in hand_fns:
+        impls["d"] = hand_fns[name]
+
+    # 1. same outputs on every case
+    for case, as_of in cases:
+        ref = python.decide(case, as_of=as_of).to_json()
+        for key in ("a", "a_full"):
+            got = impls[key](case, as_of=as_of).to_json()
+            got.pop("not_fired", None)
+            if got != ref:
+                raise SystemExit(f"{name}: {key} differs from b on {case} as of {as_of}:\n{got}\n{ref}")
+        want = normalised(rs, ref["decision"])
+        for key in ("c", "d"):
+            if key in impls:
+                got = impls[key](case, as_of)
+                if normalised(rs, got) != want:
+                    raise SystemExit(f"{name}: {key} differs from the engine on {case} as of {as_of}:\n"
+                                     f"{normalised(rs, got)}\n{want}")
+    # 2. timing, interleaved
+    keys = list(impls)
+    times = {k: [] for k in keys}
+    clock = time.perf_counter_ns
+    for i, (case, as_of) in enumerate(cases):
+        order = keys[i % len(keys):] + keys[:i % len(keys)]
+        for k in order:
+            fn = impls[k]
+            t = clock()
+            fn(case, as_of=as_of) if k in ("a", "a_full", "b") else fn(case, as_of)
+            elapsed = (clock() - t) / 1000
+            if i >= WARM_UP:
+                times[k].append(elapsed)
+    result = {"ruleset": name, "cases": len(cases), "generated_s": round(generated, 2),
+              "checked_equal": [k for k in keys if k != "b"], "impl": {k: stats(v) for k, v in times.items()}}
+    med = {k: v["median_us"] for k, v in result["impl"].items()}
+    p99 = {k: v["p99_us"] for k, v in result["impl"].items()}
+    result["ratios"] = {f"{x}/{y}": {"median": med[x] / med[y], "p99": p99[x] / p99[y]}
+                        for x, y in (("a", "b"), ("a", "c"), ("a_full", "c"), ("b", "c"), ("c", "d"), ("a", "d"),
+                                     ("a_full", "d"), ("b", "d")) if x in med and y in med}
+    return result
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", type=int, default=3000)
-    ap.add_argument("--explain", default="fired", choices=("fired", "full"))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--ruleset", action="append")
+    ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args()
     t0 = time.perf_counter()
     books = {b: RuleBook.load(ROOT / "rules", backend=b) for b in ("durable", "python")}
-    print(f"load+compile all rule sets, both backends: {(time.perf_counter() - t0) * 1000:.0f} ms")
-    print(f"{'rule set':16} {'backend':8} {'cases':>6} {'median µs':>10} {'p99 µs':>8}")
-    for name in sorted(books["python"].rulesets):
-        cases = generate(books["python"].get(name).ruleset, args.cases)
-        valid = []
-        for case, as_of in cases:
-            try:
-                books["python"].decide(name, case, as_of=as_of)
-                valid.append((case, as_of))
-            except CaseError:
-                pass
-        for backend, book in books.items():
-            loaded = book.get(name)
-            times = []
-            for case, as_of in valid:
-                t = time.perf_counter_ns()
-                loaded.decide(case, as_of=as_of, explain=args.explain)
-                times.append((time.perf_counter_ns() - t) / 1000)
-            times.sort()
-            p99 = times[int(len(times) * 0.99) - 1] if times else 0
-            print(f"{name:16} {backend:8} {len(times):6} {statistics.median(times):10.1f} {p99:8.1f}")
+    load_ms = (time.perf_counter() - t0) * 1000
+    zen_fns, hand_fns = zen_deciders(books["python"].calendar), hand_deciders(books["python"].calendar)
+    names = args.ruleset or sorted(books["python"].rulesets)
+    report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+              "command": " ".join(["bench/engine.py", *sys.argv[1:]]), "load_both_backends_ms": round(load_ms),
+              "rulesets": []}
+    print(f"# {report['date']}  {report['machine']}")
+    print(f"load+compile all rule sets, both backends: {load_ms:.0f} ms")
+    print(f"{'rule set':14} {'impl':7} {'cases':>6} {'median µs':>10} {'p99 µs':>9}")
+    for name in names:
+        r = run(name, books, zen_fns, hand_fns, args.cases, args.seed)
+        report["rulesets"].append(r)
+        for k, s in r["impl"].items():
+            print(f"{name:14} {k:7} {s['n']:6} {s['median_us']:10.1f} {s['p99_us']:9.1f}")
+        for k, v in r["ratios"].items():
+            goal = GOALS.get(k)
+            verdict = "" if goal is None else f"   goal ≤ {goal:.3g}: {'met' if v['median'] <= goal else 'NOT met'}"
+            print(f"{name:14} {k:7} median {v['median']:7.2f}×  p99 {v['p99']:7.2f}×{verdict}")
+        sys.stdout.flush()
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+def machine() -> str:
+    import os
+    cpu = "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
 if __name__ == "__main__":
