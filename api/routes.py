@@ -32,6 +32,14 @@ class BatchRequest(Schema):
     explain = fields.String(load_default="fired", validate=EXPLAIN)
 
 
+@bp.app_errorhandler(405)
+def method_not_allowed(e):
+    """405 as problem+json, keeping the `Allow` header RFC 9110 requires (found by schemathesis)."""
+    response = Problem(405, e.name, e.description or "").response()
+    response.headers["Allow"] = ", ".join(sorted(e.valid_methods or ()))
+    return response
+
+
 def _json(obj, status=200) -> Response:
     return Response(jsonout.dumps(obj), status=status, mimetype="application/json")
 
