@@ -11,14 +11,14 @@ PROBLEM = {"type": "object", "required": ["type", "title", "status"],
            "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                           "detail": {"type": "string"},
                           "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}
-AS_OF = {"type": "string", "description": "date or date-time the decision is made for; default now (China time)",
-         "example": "2026-11-25"}
+AS_OF = {"type": "string", "nullable": True, "example": "2026-11-25",
+         "description": "date or date-time the decision is made for; default (absent or null) now (China time)"}
 
 
 def _problem_responses(*codes) -> dict:
     texts = {400: "malformed JSON", 401: "missing or unknown token", 403: "token lacks the role",
              404: "unknown rule set or decision", 413: "body or batch too large", 415: "not JSON",
-             422: "invalid case", 500: "rule conflict or internal error"}
+             422: "invalid case or request body", 500: "rule conflict or internal error"}
     return {str(c): {"description": texts[c], "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
             for c in codes}
 
@@ -68,7 +68,9 @@ def build_openapi(book, security: bool) -> dict:
             "responses": {"200": {"description": "the decision", "content": {"application/json": {"schema": decision}}},
                           **_problem_responses(400, 401, 403, 413, 415, 422, 500)}}})
         batch = {"type": "object", "required": ["cases"], "additionalProperties": False,
-                 "properties": {"cases": {"type": "array", "items": {"$ref": f"#/components/schemas/{case_ref}"}},
+                 "properties": {"cases": {"type": "array", "items": {
+                     "description": f"a case (#/components/schemas/{case_ref}); one that does not fit is not a failed "
+                                    "batch but an error item in `results` (the contract)"}},
                                 "as_of": AS_OF, "explain": {"type": "string", "enum": ["fired", "full"]}}}
         spec.path(path=f"/v1/decisions/{name}/batch", operations={"post": {
             "summary": f"{rs.title}: decide many cases (a bad case gives an error item)", "security": sec,
@@ -78,7 +80,7 @@ def build_openapi(book, security: bool) -> dict:
                     decision, {"type": "object", "required": ["index", "error"],
                                "properties": {"index": {"type": "integer"},
                                               "error": {"$ref": "#/components/schemas/Problem"}}}]}}}}}}},
-                **_problem_responses(400, 401, 403, 413, 415)}}})
+                **_problem_responses(400, 401, 403, 413, 415, 422)}}})
     spec.path(path="/v1/decisions/{decision_id}", operations={"get": {
         "summary": "a stored decision, as it was returned (audit role)", "security": sec,
         "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -87,8 +89,10 @@ def build_openapi(book, security: bool) -> dict:
     spec.path(path="/v1/decisions", operations={"get": {
         "summary": "page through the decision log (audit role); format=jsonl exports for replay", "security": sec,
         "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("ruleset", "since", "until", "cursor")]
-        + [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-           {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "jsonl"]}}],
+        + [{"name": "limit", "in": "query", "description": "items per page, default 100; brought into 1–1000",
+            "schema": {"type": "integer"}},
+           {"name": "format", "in": "query", "description": "jsonl: the whole log as JSON Lines; otherwise a page",
+            "schema": {"type": "string"}}],
         "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object"}},
                                                                    "application/x-ndjson": {"schema": {"type": "string"}}}},
                       **_problem_responses(400, 401, 403)}}})
@@ -108,4 +112,14 @@ def build_openapi(book, security: bool) -> dict:
         spec.path(path=path, operations={"get": {"summary": text, "responses": {
             "200": {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}},
             "503": {"description": "not ready", "content": {"application/json": {"schema": {"type": "object"}}}}}}})
-    return spec.to_dict()
+    return _null_in_nullable_enums(spec.to_dict())
+
+
+def _null_in_nullable_enums(doc: dict) -> dict:
+    """An optional case field may be sent as null ("not given"); OpenAPI 3.0.3 wants a nullable
+    enum to list null among its values, or null is not allowed after all (found by schemathesis)."""
+    for schema in doc.get("components", {}).get("schemas", {}).values():
+        for prop in (schema.get("properties") or {}).values():
+            if prop.get("nullable") and "enum" in prop and None not in prop["enum"]:
+                prop["enum"] = [*prop["enum"], None]
+    return doc
