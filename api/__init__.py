@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> Flask:
 
     from .routes import bp
     app.register_blueprint(bp)
+    app.register_blueprint(__import__("api.ui", fromlist=["bp"]).bp)  # the web pages under /ui/ (api/ui)
 
     @app.errorhandler(Problem)
     def problem(p: Problem):

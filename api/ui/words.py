@@ -1,0 +1,210 @@
+"""How things read on the web pages: page text, values in words, money, dates, labels.
+
+Everything a person reads that is not in the rules comes from words.yaml beside this
+file ([中文, English] pairs). Chinese is the default language; `lang` is "zh" or "en".
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+
+from engine.types import CHINA, parse_datetime
+
+WORDS = yaml.safe_load((Path(__file__).with_name("words.yaml")).read_text(encoding="utf-8"))
+LANGS = ("zh", "en")
+
+
+def _i(lang: str) -> int:
+    return 1 if lang == "en" else 0
+
+
+def text(key: str, lang: str) -> str:
+    """A piece of page text."""
+    pair = WORDS["ui"].get(key)
+    return pair[_i(lang)] if pair else key
+
+
+def value_words(field: str, value, lang: str) -> str | None:
+    """An enum value in words, or None when words.yaml has none."""
+    pair = WORDS["values"].get(field, {}).get(str(value))
+    return pair[_i(lang)] if pair else None
+
+
+def tone(field: str, value) -> str:
+    return WORDS["tone"].get(field, {}).get(str(value), "neutral")
+
+
+# --------------------------------------------------------------------------- numbers and dates
+
+def money(value) -> str:
+    """¥1,234.50 (the engine has rounded half-up already; this only formats)."""
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    sign = "−" if d < 0 else ""
+    return f"{sign}¥{abs(d).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+
+
+def percent(value) -> str:
+    """0.85 → 85%, 0.1 → 10%, 0.075 → 7.5%."""
+    d = Decimal(str(value)) * 100
+    d = d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+    return f"{d:f}%"
+
+
+def number(value) -> str:
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return f"{d:,f}"
+
+
+def day(value, lang: str) -> str:
+    """2026年11月25日 in Chinese, 2026-11-25 in English."""
+    d = value if isinstance(value, date) else date.fromisoformat(str(value))
+    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else d.isoformat()
+
+
+def moment(value, lang: str) -> str:
+    """A date-time in China time: 2026年9月30日 14:30 / 2026-09-30 14:30 (+08:00)."""
+    t = value if isinstance(value, datetime) else parse_datetime(str(value))
+    t = t.astimezone(CHINA)
+    clock = t.strftime("%H:%M") if not t.second else t.strftime("%H:%M:%S")
+    return f"{day(t.date(), lang)} {clock}"
+
+
+def short_moment(t: datetime, lang: str) -> str:
+    t = t.astimezone(CHINA)
+    return f"{t.month}月{t.day}日 {t:%H:%M}" if lang == "zh" else f"{t:%m-%d %H:%M}"
+
+
+# --------------------------------------------------------------------------- labels
+
+_PAREN = re.compile(r"^(?P<label>[^（(]+?)\s*[（(](?P<hint>.*)[）)]\s*$")
+
+
+def split_title(title: str) -> tuple[str, str]:
+    """'购买日期（开具发票之日）' → ('购买日期', '开具发票之日'): the label and a hint under it."""
+    m = _PAREN.match(title or "")
+    if not m:
+        return title, ""
+    return m["label"], m["hint"]
+
+
+def humanize(name: str) -> str:
+    text_ = name.replace("_", " ").strip()
+    return text_[:1].upper() + text_[1:]
+
+
+def label(name: str, title: str, lang: str) -> tuple[str, str]:
+    """(label, hint) of an input or output: the YAML title in Chinese, English words in English."""
+    if lang == "en":
+        return WORDS.get("fields_en", {}).get(name) or humanize(name), ""
+    if not title:
+        return name, ""
+    return split_title(title)
+
+
+def output_value(name: str, spec, value, lang: str) -> str:
+    """A value in words by its type; `spec` is the model Input or Output (or None)."""
+    if spec is None:
+        t = None
+    elif hasattr(spec, "result_type"):
+        t = spec.result_type
+    else:
+        t = spec.type
+    if isinstance(value, list):
+        item = t.item if t is not None and t.kind == "list" else None
+        return "、".join(_scalar(name, item, v, lang) for v in value) or "—"
+    return _scalar(name, t, value, lang)
+
+
+def _scalar(name, t, value, lang) -> str:
+    if value is None:
+        return "—"
+    kind = t.kind if t is not None else ""
+    if isinstance(value, bool) or kind == "boolean":
+        return text("bool_true" if value else "bool_false", lang)
+    if kind == "money":
+        return money(value)
+    if kind == "date":
+        try:
+            return day(value, lang)
+        except ValueError:
+            return str(value)
+    if kind == "datetime":
+        try:
+            return moment(value, lang)
+        except ValueError:
+            return str(value)
+    if kind == "decimal" and name in WORDS.get("percent", []):
+        try:
+            return percent(value)
+        except InvalidOperation:
+            return str(value)
+    if kind in ("integer", "decimal"):
+        return number(value)
+    words = value_words(name, value, lang)
+    return words if words is not None else str(value)
+
+
+# --------------------------------------------------------------------------- messages
+
+_MESSAGES = [
+    (re.compile(r"^is required$"), "必填"),
+    (re.compile(r"^expected a whole number$"), "请填写整数"),
+    (re.compile(r"^expected a number$"), "请填写数字"),
+    (re.compile(r"^expected text$"), "请填写文字"),
+    (re.compile(r"^expected a date YYYY-MM-DD$"), "请填写日期（年-月-日）"),
+    (re.compile(r"^expected a date-time like .*$"), "请填写日期和时间"),
+    (re.compile(r"^must be at least (.+)$"), r"不能小于 \1"),
+    (re.compile(r"^must be at most (.+)$"), r"不能大于 \1"),
+    (re.compile(r"^money has at most two decimals \(fen\)$"), "金额最多两位小数（分）"),
+    (re.compile(r"^needs at least (\d+) items?$"), r"至少填写 \1 项"),
+    (re.compile(r"^takes at most (\d+) items$"), r"最多填写 \1 项"),
+    (re.compile(r"^must be one of: .*$"), "请从列表中选择"),
+]
+_ITEM = re.compile(r"^item (\d+): (.*)$")
+
+
+def message(msg: str, lang: str) -> str:
+    """The engine's field messages are English for type errors; say them in Chinese too."""
+    if lang != "zh":
+        return msg
+    m = _ITEM.match(msg)
+    if m:
+        return f"第 {int(m[1]) + 1} 项：{message(m[2], lang)}"
+    for pattern, zh in _MESSAGES:
+        if pattern.match(msg):
+            return pattern.sub(zh, msg)
+    return msg
+
+
+# --------------------------------------------------------------------------- headline
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def headline(ruleset, response: dict, case: dict, lang: str) -> tuple[str, str]:
+    """(text, tone) of a decision card: the first matching line of words.yaml `headline`."""
+    decision = response.get("decision", {})
+    facts = {**(case or {}), **decision}
+    for line in WORDS.get("headline", {}).get(ruleset.name if ruleset else response["ruleset"]["name"], []):
+        if any(str(facts.get(k)) != str(v) for k, v in (line.get("when") or {}).items()):
+            continue
+        template = line["text"][_i(lang)]
+        names = _PLACEHOLDER.findall(template)
+        if any(decision.get(n) is None for n in names):
+            continue
+        outputs = ruleset.outputs if ruleset else {}
+        out = _PLACEHOLDER.sub(lambda m: output_value(m[1], outputs.get(m[1]), decision.get(m[1]), lang), template)
+        tones = [tone(k, facts.get(k)) for k in line.get("tone_from") or names + list(line.get("when") or {})]
+        worst = "bad" if "bad" in tones else "warn" if "warn" in tones else "good" if "good" in tones else "neutral"
+        return out, worst
+    return "", "neutral"
