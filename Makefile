@@ -16,8 +16,10 @@ run: $(BIN)/aftersales
 	$(BIN)/aftersales serve --port $(PORT)
 
 # pytest runs under tests/pg_harness.sh: a throw-away PostgreSQL on loopback for the decision-log tests.
+# tests/browser_setup.sh installs Debian's chromium for the browser tests, which must run here (not skip).
 test: $(BIN)/aftersales
-	bash tests/pg_harness.sh $(BIN)/python -m pytest
+	bash tests/browser_setup.sh
+	AFTERSALES_REQUIRE_BROWSER=1 bash tests/pg_harness.sh $(BIN)/python -m pytest
 	$(BIN)/aftersales test rules --min-coverage 100
 
 bench: bench-startup bench-engine bench-http
@@ -31,7 +33,7 @@ bench-engine: bench-deps
 	$(BIN)/python bench/engine.py --cases 10000 --json bench/results/engine.json
 
 bench-http: bench-deps
-	$(BIN)/python bench/http.py --json bench/results/http.json
+	$(BIN)/python bench/http_load.py --json bench/results/http.json
 
 bench-startup: bench-deps
 	$(BIN)/python bench/startup.py

@@ -1,0 +1,214 @@
+"""HTTP on loopback: POST /v1/decisions/warranty (decision log on) against a bare Flask endpoint.
+
+    .venv/bin/python bench/http_load.py [--seconds 15] [--connections 32] [--json FILE]
+
+One gunicorn server with the production set-up of `aftersales serve` (2 workers, gthread,
+4 threads each, SQLite decision log with synchronous=FULL) serving the real app plus one
+extra route, GET /bench/bare, that returns a fixed JSON body: the ceiling for any Flask
+service here, through the same hooks (access log, timers). Then:
+
+1. saturation: wrk (Debian's) with --connections open connections for --seconds against
+   each endpoint → requests/s;
+2. half load: a paced client sends at half the decision endpoint's saturation rate, on a
+   fixed schedule (latency counted from when a request was due, so a stall is not hidden:
+   no coordinated omission) → p50 / p99 latency; likewise for the bare endpoint at half
+   its own rate.
+wrk and the server share the 2 cores: the figures are for this machine as a whole.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BODY = (ROOT / "examples" / "warranty" / "request.json").read_text(encoding="utf-8")
+SERVER = r'''
+import sys
+sys.path.insert(0, {root!r})
+from api.serve import _Gunicorn, _child_exit
+
+class App(_Gunicorn):
+    def load(self):
+        from flask import Response
+        from api import create_app
+        app = create_app()
+        body = '{{"status": "ok", "service": "aftersales", "bare": true}}'
+        app.add_url_rule("/bench/bare", "bare", lambda: Response(body, mimetype="application/json"))
+        return app
+
+App({{"bind": "127.0.0.1:{port}", "workers": 2, "worker_class": "gthread", "threads": 4, "timeout": 30,
+     "graceful_timeout": 10, "child_exit": _child_exit, "accesslog": None, "errorlog": "-",
+     "loglevel": "warning"}}).run()
+'''
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The benchmark server on 127.0.0.1, in its own process group, with its own rules and log."""
+
+    def __init__(self, workdir: Path, env: dict | None = None):
+        self.port = free_port()
+        rules = workdir / "rules"
+        if not rules.exists():
+            shutil.copytree(ROOT / "rules", rules, ignore=shutil.ignore_patterns("tests"))
+        self.rules = rules
+        script = workdir / "server.py"
+        script.write_text(SERVER.format(root=str(ROOT), port=self.port), encoding="utf-8")
+        environ = dict(os.environ, AFTERSALES_RULES=str(rules), AFTERSALES_VAR=str(workdir / "var"),
+                       PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"), **(env or {}))
+        environ.pop("AFTERSALES_DATABASE_URL", None)
+        (workdir / "metrics").mkdir(exist_ok=True)
+        self.log = open(workdir / "server.log", "w")
+        # the access log goes to the file, as it would to a log collector
+        self.proc = subprocess.Popen([sys.executable, str(script)], env=environ, cwd=workdir, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                c.request("GET", "/readyz")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise SystemExit("the server did not start: " + (workdir / "server.log").read_text()[-2000:])
+
+    def pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        return [int(p) for p in out]
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+def wrk(url: str, seconds: int, connections: int, post: bool, workdir: Path) -> dict:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if post:
+        script = workdir / "post.lua"
+        script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                          f"wrk.body = {json.dumps(BODY)}\n", encoding="utf-8")
+        args += ["-s", str(script)]
+    out = subprocess.run(args + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "non_2xx": int(non2xx[1]) if non2xx else 0, "socket_errors": errors[1] if errors else "",
+            "raw": out}
+
+
+def paced(port: int, path: str, rate: float, seconds: float, post: bool, threads: int = 8) -> dict:
+    """Send `rate` requests/s for `seconds` on a fixed schedule; latency from each request's due time."""
+    latencies, failures, lock = [], [], threading.Lock()
+    start = time.perf_counter() + 0.2
+    interval = threads / rate
+
+    def client(k):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        due = start + k * interval / threads
+        while due < start + seconds:
+            now = time.perf_counter()
+            if due > now:
+                time.sleep(due - now)
+            try:
+                if post:
+                    conn.request("POST", path, body=BODY.encode(), headers={"Content-Type": "application/json"})
+                else:
+                    conn.request("GET", path)
+                r = conn.getresponse()
+                r.read()
+                ok = r.status == 200
+            except OSError as e:
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                r = e
+            done = time.perf_counter()
+            with lock:
+                latencies.append((done - due) * 1000)
+                if not ok:
+                    failures.append(getattr(r, "status", repr(r)))
+            due += interval
+        conn.close()
+
+    workers = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    latencies.sort()
+    n = len(latencies)
+    return {"rate": rate, "sent": n, "failures": len(failures), "p50_ms": latencies[n // 2],
+            "p99_ms": latencies[int(n * 0.99) - 1], "max_ms": latencies[-1], "achieved_rps": n / seconds}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (make bench-deps)")
+    with tempfile.TemporaryDirectory(prefix="aftersales-http-") as tmp:
+        server = Server(Path(tmp))
+        try:
+            base = f"http://127.0.0.1:{server.port}"
+            wrk(base + "/bench/bare", 3, args.connections, False, Path(tmp))  # warm up both
+            wrk(base + "/v1/decisions/warranty", 3, args.connections, True, Path(tmp))
+            bare = wrk(base + "/bench/bare", args.seconds, args.connections, False, Path(tmp))
+            decide = wrk(base + "/v1/decisions/warranty", args.seconds, args.connections, True, Path(tmp))
+            half_decide = paced(server.port, "/v1/decisions/warranty", decide["rps"] / 2, args.seconds, True)
+            half_bare = paced(server.port, "/bench/bare", bare["rps"] / 2, args.seconds, False)
+        finally:
+            server.stop()
+    report = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": args.seconds,
+              "connections": args.connections, "bare": bare, "decide": decide,
+              "half_load_decide": half_decide, "half_load_bare": half_bare,
+              "ratio_decide_to_bare": decide["rps"] / bare["rps"]}
+    print(f"saturation (wrk -t2 -c{args.connections} -d{args.seconds}s):")
+    print(f"  GET  /bench/bare              {bare['rps']:8.0f} req/s  non-2xx {bare['non_2xx']}  {bare['socket_errors']}")
+    print(f"  POST /v1/decisions/warranty   {decide['rps']:8.0f} req/s  non-2xx {decide['non_2xx']}  "
+          f"{decide['socket_errors']}")
+    print(f"  ratio decide/bare {report['ratio_decide_to_bare']:.2f}   goal ≥ 0.5: "
+          f"{'met' if report['ratio_decide_to_bare'] >= 0.5 else 'NOT met'}")
+    for label, h in (("POST /v1/decisions/warranty", half_decide), ("GET  /bench/bare", half_bare)):
+        print(f"half load {label}: {h['rate']:.0f} req/s scheduled, {h['achieved_rps']:.0f} achieved, "
+              f"{h['sent']} sent, {h['failures']} failed, p50 {h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms, "
+              f"max {h['max_ms']:.1f} ms")
+    print(f"  decide p99 goal < 25 ms: {'met' if half_decide['p99_ms'] < 25 else 'NOT met'}")
+    if args.json:
+        for k in ("bare", "decide"):
+            report[k] = {kk: v for kk, v in report[k].items()}
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
