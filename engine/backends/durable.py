@@ -23,7 +23,7 @@ TRUE_KEY, EFFECTIVE_KEY = "__true", "__effective"
 # function of the fact asserted (a fresh session each time, nothing else in it), and
 # facts repeat a lot — most are booleans, enums and the results of computed tests —
 # so a stage whose fact was seen before skips the native assert. Bounded: a full memo
-# is emptied. bench/RESULTS.md gives the hit rates and the figures without it.
+# takes no more. bench/RESULTS.md gives the hit rates and the figures without it.
 MEMO_SIZE = 4096
 
 
@@ -174,9 +174,8 @@ class DurableMatcher:
             self.memo_misses += 1
             fired = self._host.fire(handle, fact)
             rules = [by_name[n] for n in sorted(fired, key=order.__getitem__)]
-            if len(memo) >= self._memo_size:
-                memo.clear()
-            memo[key] = rules
+            if len(memo) < self._memo_size:  # full: keep what is there (the facts seen first are the common ones)
+                memo[key] = rules
         else:
             self.memo_hits += 1
         return list(rules)
