@@ -83,9 +83,14 @@ def open_page(browser, server):
     assert not outside, f"the pages asked for assets outside this machine: {outside}"
 
 
-def shot(page, name: str):
+def shot(page, name: str, readme: str = ""):
+    """A full-page screenshot to artifacts/ui/; with AFTERSALES_UPDATE_SCREENSHOTS=1 also the first
+    screen of it to docs/screenshots/<readme>.png, the pictures of the README."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if readme and os.environ.get("AFTERSALES_UPDATE_SCREENSHOTS"):
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / f"{readme}.png"))
 
 
 def fits_the_width(page) -> bool:
@@ -126,7 +131,7 @@ def test_a_warranty_case_shows_the_remedy_and_the_clause_of_a_fired_rule(open_pa
     assert rule.get_by_test_id("source").inner_text() == "§ 售后服务指南 四.1"
     assert card.locator('[data-output="service_type"] dd').inner_text() == "免费服务"
     assert card.locator('[data-output="warranty_ends_on"] dd').inner_text() == "2027年3月10日"
-    shot(page, "decide-warranty-result")
+    shot(page, "decide-warranty-result", readme="decision")
     # "why not …?": the link opens the rule's explanation, with the condition that failed
     link = card.get_by_role("link", name="为什么没有 W-P1-ACC「附件免费保修半年」？")
     page.locator("#not-fired > summary").click()
@@ -171,7 +176,7 @@ def test_a_scrap_case_under_the_floor_needs_special_approval(open_page):
     assert card.get_by_test_id("floor").inner_text() == "¥2,198.67"
     arithmetic = card.locator(".arith").inner_text()
     assert "¥2,586.67" in arithmetic and "85%" in arithmetic and "低于底价 ¥248.67" in arithmetic
-    shot(page, "scrap-result")
+    shot(page, "scrap-result", readme="scrap-price")
     phone = open_page("/ui/scrap", PHONE)
     assert fits_the_width(phone)
     shot(phone, "scrap-form-phone")

@@ -104,8 +104,6 @@ def build(ruleset, lang: str, values: dict | None = None, errors: dict | None = 
         lab, hint = words.label(name, inp.title, lang)
         if widget == "select" and "／" in hint:
             hint = ""  # the options say it, in words
-        if inp.required:
-            hint = (hint + "；" if hint and lang == "zh" else hint + "; " if hint else "") + words.text("required", lang)
         f = Field(name, lab, hint, widget, inp.required, inputmode=inputmode,
                   errors=[words.message(m, lang) for m in errors.get(name, [])])
         if name in values:
