@@ -220,7 +220,8 @@ def test_recent_decisions_filter_by_rule_set_and_date(client):
     assert html.count("<tr data-id=") == 1 and "需特别审批" in html
     html = text(client.get("/ui/decisions?since=2020-01-01&until=2020-12-31"))
     assert "<tr data-id=" not in html and "该范围内没有决策" in html
-    assert client.get("/ui/decisions?since=yesterday").status_code == 400
+    r = client.get("/ui/decisions?since=yesterday")
+    assert r.status_code == 400 and r.mimetype == "text/html"
 
 
 def test_rules_page_shows_each_rule_in_words_with_its_clause_and_coverage(client, tmp_path):

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for)
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 
 from engine.case import read_as_of
 from engine.errors import CaseError
@@ -138,6 +139,11 @@ def _error(status: int, detail: str = ""):
 @bp.errorhandler(Problem)
 def _problem(p: Problem):
     return _error(p.status, p.detail or p.title)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(e: HTTPException):
+    return _error(e.code or 500, e.description or "")
 
 
 @bp.errorhandler(DecisionLogUnavailable)

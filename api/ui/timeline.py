@@ -75,7 +75,7 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
         working, _ = calendar.is_working_day(d)
         holiday = d in calendar.holidays
         makeup = working and d.weekday() >= 5
-        if not working:
+        if not working and days <= 190:  # over half a year, shading every weekend is only noise
             what = words.text("holiday" if holiday else "non_working", lang)
             parts.append(f'<rect class="{"holiday" if holiday else "weekend"}" x="{x0}" y="{TOP - 14}" '
                          f'width="{round(x1 - x0, 1)}" height="{ROW * len(rows) + 14}" '
