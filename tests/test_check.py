@@ -290,8 +290,7 @@ def test_shipped_rule_sets_check_clean(books, name):
     rep = analyse(rs, AS_OF, budget=4000, rules_dir=RULES)
     assert rep.fired == rep.rules, "every rule fires on some generated case"
     assert not rep.open, "\n".join(str(f) for f in rep.open)
-    accepted = [(f.kind, f.output) for f in rep.findings if f.accepted]
-    assert accepted == ([("gap", "refund")] if name == "warranty" else [])
+    assert not [f for f in rep.findings if f.accepted], "the shipped rules accept no finding"
 
 
 def test_example_conditions_hold_where_the_finding_says(flawed, report):
