@@ -37,39 +37,62 @@ class Decision:
 
 def evaluate(ruleset: RuleSet, matcher, case: dict, as_of: datetime, explain: str = "fired") -> Decision:
     """Decide `case` (a JSON object) as of `as_of` (an aware datetime)."""
+    derived, stages, outputs = _plan(ruleset)
     env = dict(ruleset.base_env)
     env.update(read_case(ruleset, case))
     env["as_of"], env["today"], env[WARNINGS] = as_of, as_of.date(), []
-    for d in ruleset.derived:
-        env[d.name] = d.expr.fn(env)
+    for name, fn in derived:
+        env[name] = fn(env)
     _validate(ruleset, env)
     effective = ruleset.effective_date.fn(env) if ruleset.effective_date else env["today"]
 
     fired_rules, sets, lost = [], {}, {}
-    for i, stage in enumerate(ruleset.stages):
-        for d in stage.derived:
-            env[d.name] = d.expr.fn(env)
-        fired = _first_hit_rows(matcher.match(i, env, effective))
+    for i, (stage_derived, hit_first, unique, stage_outputs) in enumerate(stages):
+        for name, fn in stage_derived:
+            env[name] = fn(env)
+        fired = matcher.match(i, env, effective)
+        if not fired:  # nothing fired: every output of the stage takes its default
+            for o in stage_outputs:
+                env[o.name] = o.default
+            continue
+        if hit_first:
+            fired = _first_hit_rows(fired)
         for r in fired:
             sets[r.id] = {o: e.fn(env) for o, e in r.then.items()}
-        _check_unique_tables(fired)
-        for o in stage.outputs:
-            env[o] = _resolve(ruleset.outputs[o], fired, sets, lost)
+        if unique:
+            _check_unique_tables(fired)
+        for o in stage_outputs:
+            env[o.name] = _resolve(o, fired, sets, lost)
         fired_rules.extend(fired)
 
-    outputs, typed = {}, {}
-    for name, o in ruleset.outputs.items():
+    out, typed = {}, {}
+    for name, result_type in outputs:
         value = env.get(name)
         if value is not None:
             typed[name] = value
-            outputs[name] = to_json(value, o.result_type)
-    decision = Decision(ruleset.meta, as_of, outputs,
+            out[name] = to_json(value, result_type)
+    decision = Decision(ruleset.meta, as_of, out,
                         [fired_entry(ruleset, r, sets[r.id], lost.get(r.id), env) for r in fired_rules],
                         env[WARNINGS], typed=typed)
     if explain == "full":
         fired_ids = {r.id for r in fired_rules}
         decision.not_fired = explain_not_fired(ruleset, fired_ids, env, effective)
     return decision
+
+
+def _plan(ruleset: RuleSet) -> tuple:
+    """What evaluate() walks, worked out once per rule-set version: derived facts, and per stage its
+    derived facts, whether it has `hit: first` / `hit: unique` tables, and its outputs."""
+    plan = ruleset.__dict__.get("_evaluate_plan")
+    if plan is None:
+        stages = tuple((tuple((d.name, d.expr.fn) for d in stage.derived),
+                        any(r.table_hit == "first" for r in stage.rules),
+                        any(r.table_hit == "unique" for r in stage.rules),
+                        tuple(ruleset.outputs[o] for o in stage.outputs)) for stage in ruleset.stages)
+        plan = ruleset.__dict__["_evaluate_plan"] = (
+            tuple((d.name, d.expr.fn) for d in ruleset.derived), stages,
+            tuple((name, o.result_type) for name, o in ruleset.outputs.items()))
+    return plan
 
 
 def _validate(ruleset: RuleSet, env: dict):
