@@ -28,3 +28,48 @@ def test_reload_storm_fails_no_request_and_serves_only_valid_versions(tmp_path):
     assert result["digests_not_of_a_valid_version"] == 0
     assert result["digests_seen"] >= 2, "the good edits were picked up"
     assert result["last_status"] == "edit_rejected"  # the last edit is a broken one
+
+
+def test_group_commit_commits_each_callers_entries_before_returning_and_keeps_errors_apart():
+    import threading
+    import time
+
+    from api.decisions import GroupCommit
+
+    class SlowLog:
+        def __init__(self):
+            self.stored, self.calls, self.lock = [], [], threading.Lock()
+
+        def record(self, entries):
+            time.sleep(0.005)  # an fsync
+            if "bad" in entries:
+                raise ValueError("cannot store 'bad'")
+            with self.lock:
+                self.calls.append(len(entries))
+                self.stored.extend(entries)
+
+    log = SlowLog()
+    commits = GroupCommit(log)
+    outcome = {}
+
+    def caller(k):
+        entries = ["bad"] if k == 7 else [f"e{k}.{i}" for i in range(1 + k % 3)]
+        for n in range(20):
+            item = [f"{e}#{n}" for e in entries] if k != 7 else entries
+            try:
+                commits.record(item)
+            except ValueError:
+                outcome.setdefault(k, []).append("error")
+                continue
+            assert all(e in log.stored for e in item), "returned before its entries were committed"
+            outcome.setdefault(k, []).append("ok")
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcome[7] == ["error"] * 20
+    assert all(outcome[k] == ["ok"] * 20 for k in range(7))
+    assert len(log.stored) == sum(20 * (1 + k % 3) for k in range(7))
+    assert commits.groups < 8 * 20, "some concurrent callers shared a commit"
