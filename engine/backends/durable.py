@@ -10,6 +10,7 @@ matches — the same three-valued logic as the Python backend.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from datetime import date, datetime
 
 from ..model import All, AnyOf, Atom, Not, RuleSet
@@ -21,8 +22,9 @@ _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==", "
 TRUE_KEY, EFFECTIVE_KEY = "__true", "__effective"
 # Matches remembered per stage (0 turns it off). Which rules of a stage fire is a pure
 # function of the fact asserted (a fresh session each time, nothing else in it), and
-# facts repeat a lot — most are booleans, enums and the results of computed tests —
-# so a stage whose fact was seen before skips the native assert. Bounded: a full memo
+# facts repeat a lot once a number or date compared only with literals is taken as
+# where it falls among them — most are booleans, enums and the results of computed
+# tests — so a stage whose fact was seen before skips the native assert. Bounded: a full memo
 # takes no more. bench/RESULTS.md gives the hit rates and the figures without it.
 MEMO_SIZE = 4096
 
@@ -63,10 +65,15 @@ class _StageCompiler:
         self.native_names: set[str] = set()
         self.uses_effective = False  # some rule has effective dates: the fact carries the effective date
         self._keys: dict[str, str] = {}  # expression text → its key in the fact
+        self.literals: dict[str, set] = {}  # fact name → the literals the stage compares it with
+        self.raw: set[str] = set()  # names compared with other names or as booleans: memo keys use the value
 
     def rule(self, rule) -> dict:
         tests = [self.node(rule.when, False)]
         self.uses_effective |= bool(rule.effective_from or rule.effective_to)
+        for d in (rule.effective_from, rule.effective_to):
+            if d:
+                self.literals.setdefault(EFFECTIVE_KEY, set()).add(encode(d))
         if rule.effective_from:
             tests.append({"$gte": {EFFECTIVE_KEY: encode(rule.effective_from)}})
         if rule.effective_to:
@@ -106,12 +113,14 @@ class _StageCompiler:
         exists = {"$ex": {name: 1}}
         if op == "is":
             self.native_names.add(name)
+            self.raw.add(name)
             return {name: (not n.operand[1]) if negate else n.operand[1]}
         if op in ("in", "not in"):
             values = n.operand[1]
             if not values or not all(_literal_ok(kind, v) for v in values):
                 return None
             self.native_names.add(name)
+            self.literals.setdefault(name, set()).update(encode(v) for v in values)
             if op == "in":
                 tests = [{name: encode(v)} for v in values]
                 return tests[0] if len(tests) == 1 else {"$or": tests}
@@ -120,12 +129,14 @@ class _StageCompiler:
             if not _literal_ok(kind, n.operand[1]):
                 return None
             right = encode(n.operand[1])
+            self.literals.setdefault(name, set()).add(right)
             guards = [exists]
         else:
             other, other_type = n.operand[1], n.operand[2]
             if other_type.kind != kind and {other_type.kind, kind} != {"string", "enum"}:
                 return None
             self.native_names.add(other)
+            self.raw.update((name, other))
             right = {"$m": other}
             guards = [exists, {"$ex": {other: 1}}]
         self.native_names.add(name)
@@ -147,28 +158,38 @@ class DurableMatcher:
             definition = {name: compiler.rule(r) for name, r in by_name.items()}
             handle = self._host.add_ruleset(definition) if definition else None
             order = {name: i for i, name in enumerate(by_name)}
-            self._stages.append((handle, by_name, order, tuple(compiler.computed),
-                                 tuple(sorted(compiler.native_names)), compiler.uses_effective, {}))
+            fields = tuple((name, *_abstraction(name, compiler)) for name in sorted(compiler.native_names))
+            effective = _abstraction(EFFECTIVE_KEY, compiler) if compiler.uses_effective else None
+            self._stages.append((handle, by_name, order, tuple(compiler.computed), fields, effective, {}))
 
     def match(self, stage_index, env, effective):
-        handle, by_name, order, computed, names, uses_effective, memo = self._stages[stage_index]
+        handle, by_name, order, computed, fields, effective_key, memo = self._stages[stage_index]
         if handle is None:
             return []
+        # The fact as the Rete network sees it, and its memo key: for a fact the stage only compares
+        # with literals, the key holds where the value falls among those literals (which decides
+        # every such test) rather than the value itself; other facts are in the key as they are.
         fact = {TRUE_KEY: True}
-        if uses_effective and effective is not None:
-            fact[EFFECTIVE_KEY] = encode(effective)
-        for name in names:
+        key = []
+        if effective_key is not None and effective is not None:
+            value = fact[EFFECTIVE_KEY] = encode(effective)
+            key.append(_place(value, *effective_key))
+        for name, literals, literal_set in fields:
             value = env.get(name)
-            if value is not None:
-                fact[name] = encode(value)
-        for key, fn in computed:
+            if value is None:
+                key.append(None)
+                continue
+            value = fact[name] = encode(value)
+            key.append(value if literals is None else _place(value, literals, literal_set))
+        for k, fn in computed:
             value = fn(env)
             if value is not None:
-                fact[key] = value
+                fact[k] = value
+            key.append(value)
         if not self._memo_size:
             fired = self._host.fire(handle, fact)
             return [by_name[n] for n in sorted(fired, key=order.__getitem__)]
-        key = tuple(fact.items())
+        key = tuple(key)
         rules = memo.get(key)
         if rules is None:
             self.memo_misses += 1
@@ -179,3 +200,24 @@ class DurableMatcher:
         else:
             self.memo_hits += 1
         return list(rules)
+
+
+def _abstraction(name: str, compiler: _StageCompiler) -> tuple:
+    """(sorted literals, their set) for a fact compared only with literals; (None, None) otherwise."""
+    literals = compiler.literals.get(name)
+    if not literals or name in compiler.raw:
+        return None, None
+    try:
+        ordered = tuple(sorted(literals))
+    except TypeError:  # literals of different types: keep the value itself
+        return None, None
+    return ordered, frozenset(literals)
+
+
+def _place(value, literals: tuple, literal_set: frozenset):
+    """Which literals are below `value` and whether it equals one: all that <, <=, ==, !=, >=, > and
+    `in` against those literals can tell about it."""
+    try:
+        return bisect_left(literals, value), value in literal_set
+    except TypeError:  # a value of another type than the literals (not produced by the compiler)
+        return value
