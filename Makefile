@@ -44,7 +44,7 @@ bench-impact: bench-deps
 bench-hardening: bench-deps
 	$(BIN)/python bench/hardening.py concurrency --seconds 60
 	$(BIN)/python bench/hardening.py reload-storm --edits 200
-	$(BIN)/python bench/hardening.py fuzz --requests 2000
+	$(BIN)/python bench/hardening.py fuzz --requests 5000
 
 bench-soak: bench-deps
 	$(BIN)/python bench/hardening.py soak --seconds 600

@@ -7,6 +7,7 @@ decided by:
   a       our durable-rules backend, explain=fired (the API default: the fired rules
           with their policy source and the facts they read)
   a_full  the same with explain=full (adds every rule that did not fire, and why)
+  a_nomemo  (a) with the durable backend's match memo off: every stage a native assert
   b       our Python backend, explain=fired
   c       zen-engine (PyPI) on the JDM translation in bench/jdm/ (scrap_pricing, sla)
   d       the hand-written Python function in bench/handwritten.py (scrap_pricing, sla,
@@ -91,12 +92,13 @@ def stats(times: list) -> dict:
 
 def run(name, books, zen_fns, hand_fns, n, seed) -> dict:
     durable, python = books["durable"].get(name), books["python"].get(name)
+    nomemo = books["durable_nomemo"].get(name)
     rs = python.ruleset
     t0 = time.perf_counter()
     cases = valid_cases(books["python"], name, n, seed)
     generated = time.perf_counter() - t0
     impls = {"a": partial(durable.decide, explain="fired"), "a_full": partial(durable.decide, explain="full"),
-             "b": partial(python.decide, explain="fired")}
+             "a_nomemo": partial(nomemo.decide, explain="fired"), "b": partial(python.decide, explain="fired")}
     if name in zen_fns:
         impls["c"] = zen_fns[name]
     if name in hand_fns:
@@ -105,7 +107,7 @@ def run(name, books, zen_fns, hand_fns, n, seed) -> dict:
     # 1. same outputs on every case
     for case, as_of in cases:
         ref = python.decide(case, as_of=as_of).to_json()
-        for key in ("a", "a_full"):
+        for key in ("a", "a_full", "a_nomemo"):
             got = impls[key](case, as_of=as_of).to_json()
             got.pop("not_fired", None)
             if got != ref:
@@ -126,16 +128,18 @@ def run(name, books, zen_fns, hand_fns, n, seed) -> dict:
         for k in order:
             fn = impls[k]
             t = clock()
-            fn(case, as_of=as_of) if k in ("a", "a_full", "b") else fn(case, as_of)
+            fn(case, as_of=as_of) if k in ("a", "a_full", "a_nomemo", "b") else fn(case, as_of)
             elapsed = (clock() - t) / 1000
             if i >= WARM_UP:
                 times[k].append(elapsed)
-    result = {"ruleset": name, "cases": len(cases), "generated_s": round(generated, 2),
+    memo = durable.matcher
+    result = {"ruleset": name, "cases": len(cases), "timed": len(cases) - WARM_UP, "generated_s": round(generated, 2),
+              "memo_hit_rate": round(memo.memo_hits / max(1, memo.memo_hits + memo.memo_misses), 3),
               "checked_equal": [k for k in keys if k != "b"], "impl": {k: stats(v) for k, v in times.items()}}
     med = {k: v["median_us"] for k, v in result["impl"].items()}
     p99 = {k: v["p99_us"] for k, v in result["impl"].items()}
     result["ratios"] = {f"{x}/{y}": {"median": med[x] / med[y], "p99": p99[x] / p99[y]}
-                        for x, y in (("a", "b"), ("a", "c"), ("a_full", "c"), ("b", "c"), ("c", "d"), ("a", "d"),
+                        for x, y in (("a", "b"), ("a_nomemo", "b"), ("a", "c"), ("a_nomemo", "c"), ("a_full", "c"), ("b", "c"), ("c", "d"), ("a", "d"),
                                      ("a_full", "d"), ("b", "d")) if x in med and y in med}
     return result
 
@@ -150,6 +154,10 @@ def main():
     t0 = time.perf_counter()
     books = {b: RuleBook.load(ROOT / "rules", backend=b) for b in ("durable", "python")}
     load_ms = (time.perf_counter() - t0) * 1000
+    from engine.backends import durable
+    durable.MEMO_SIZE, saved = 0, durable.MEMO_SIZE
+    books["durable_nomemo"] = RuleBook.load(ROOT / "rules", backend="durable")
+    durable.MEMO_SIZE = saved
     zen_fns, hand_fns = zen_deciders(books["python"].calendar), hand_deciders(books["python"].calendar)
     names = args.ruleset or sorted(books["python"].rulesets)
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
@@ -157,12 +165,13 @@ def main():
               "rulesets": []}
     print(f"# {report['date']}  {report['machine']}")
     print(f"load+compile all rule sets, both backends: {load_ms:.0f} ms")
-    print(f"{'rule set':14} {'impl':7} {'cases':>6} {'median µs':>10} {'p99 µs':>9}")
+    print(f"{'rule set':14} {'impl':8} {'cases':>6} {'median µs':>10} {'p99 µs':>9}")
     for name in names:
         r = run(name, books, zen_fns, hand_fns, args.cases, args.seed)
         report["rulesets"].append(r)
+        print(f"{name:14} durable match memo hit rate {r['memo_hit_rate']:.1%}")
         for k, s in r["impl"].items():
-            print(f"{name:14} {k:7} {s['n']:6} {s['median_us']:10.1f} {s['p99_us']:9.1f}")
+            print(f"{name:14} {k:8} {s['n']:6} {s['median_us']:10.1f} {s['p99_us']:9.1f}")
         for k, v in r["ratios"].items():
             goal = GOALS.get(k)
             verdict = "" if goal is None else f"   goal ≤ {goal:.3g}: {'met' if v['median'] <= goal else 'NOT met'}"

@@ -1,8 +1,9 @@
 """Hardening, sized for `make test` (the full-length runs are bench/hardening.py, results in
 bench/RESULTS.md):
 
-- concurrency: 16 threads deciding on one durable-rules RuleBook for ~8 s — no error, every
-  decision identical to the serial one, no session left open, the process alive;
+- concurrency: 16 threads deciding on one durable-rules RuleBook for ~8 s, the match memo off
+  so every stage calls the native engine — no error, every decision identical to the serial
+  one, no session left open, the process alive;
 - reload storm: 20 edits of rules/sla.yaml under load on the real server (`aftersales serve`
   on 127.0.0.1), every other one broken — no failed request, every decision names the digest
   of a version that was valid.
