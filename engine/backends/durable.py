@@ -67,6 +67,7 @@ class _StageCompiler:
         self._keys: dict[str, str] = {}  # expression text → its key in the fact
         self.literals: dict[str, set] = {}  # fact name → the literals the stage compares it with
         self.raw: set[str] = set()  # names compared with other names or as booleans: memo keys use the value
+        self.kinds: dict[str, str] = {}  # fact name → its type's kind
 
     def rule(self, rule) -> dict:
         tests = [self.node(rule.when, False)]
@@ -110,6 +111,7 @@ class _StageCompiler:
             return None
         op = _NEGATE[n.op] if negate and n.op != "is" else n.op
         name = n.name
+        self.kinds[name] = kind
         exists = {"$ex": {name: 1}}
         if op == "is":
             self.native_names.add(name)
@@ -136,6 +138,7 @@ class _StageCompiler:
             if other_type.kind != kind and {other_type.kind, kind} != {"string", "enum"}:
                 return None
             self.native_names.add(other)
+            self.kinds[other] = other_type.kind
             self.raw.update((name, other))
             right = {"$m": other}
             guards = [exists, {"$ex": {other: 1}}]
@@ -158,7 +161,9 @@ class DurableMatcher:
             definition = {name: compiler.rule(r) for name, r in by_name.items()}
             handle = self._host.add_ruleset(definition) if definition else None
             order = {name: i for i, name in enumerate(by_name)}
-            fields = tuple((name, *_abstraction(name, compiler)) for name in sorted(compiler.native_names))
+            fields = tuple((name, *_abstraction(name, compiler),
+                            encode if compiler.kinds.get(name, "date") in ("date", "datetime") else None)
+                           for name in sorted(compiler.native_names))
             effective = _abstraction(EFFECTIVE_KEY, compiler) if compiler.uses_effective else None
             self._stages.append((handle, by_name, order, tuple(compiler.computed), fields, effective, {}))
 
@@ -174,13 +179,22 @@ class DurableMatcher:
         if effective_key is not None and effective is not None:
             value = fact[EFFECTIVE_KEY] = encode(effective)
             key.append(_place(value, *effective_key))
-        for name, literals, literal_set in fields:
+        append = key.append
+        for name, literals, literal_set, to_native in fields:
             value = env.get(name)
             if value is None:
-                key.append(None)
+                append(None)
                 continue
-            value = fact[name] = encode(value)
-            key.append(value if literals is None else _place(value, literals, literal_set))
+            if to_native is not None:  # dates and date-times; other kinds are sent as they are
+                value = to_native(value)
+            fact[name] = value
+            if literals is None:
+                append(value)
+            else:
+                try:
+                    append((bisect_left(literals, value), value in literal_set))
+                except TypeError:  # a value of another type than the literals (not produced by the compiler)
+                    append(value)
         for k, fn in computed:
             value = fn(env)
             if value is not None:
