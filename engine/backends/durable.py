@@ -9,6 +9,7 @@ matches — the same three-valued logic as the Python backend.
 """
 from __future__ import annotations
 
+import operator
 import re
 from bisect import bisect_left
 from datetime import date, datetime
@@ -44,6 +45,21 @@ _GIVEN = re.compile(r"given\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")
 def _given(name):
     """`given(name)`, without the generic function-call machinery (the commonest computed test)."""
     return lambda env: env.get(name) is not None
+
+
+_PY_OP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+          "!=": operator.ne}
+
+
+def _compare(n):
+    """`name op literal` or `name op name` in Python, as the expression compiler's comparison does it
+    (unknown when either side is), without its closures."""
+    op, name = _PY_OP[n.op], n.name
+    if n.operand[0] == "lit":
+        literal = n.operand[1]
+        return lambda env: None if (v := env.get(name)) is None else op(v, literal)
+    other = n.operand[1]
+    return lambda env: None if (v := env.get(name)) is None or (w := env.get(other)) is None else op(v, w)
 
 
 def _literal_ok(kind: str, value) -> bool:
@@ -101,7 +117,12 @@ class _StageCompiler:
         if key is None:
             key = self._keys[atom.expr.text] = f"__a{len(self.computed)}"
             given = _GIVEN.match(atom.expr.text)
-            fn = _given(given[1]) if given and given[1] in atom.expr.names else atom.expr.fn
+            if given and given[1] in atom.expr.names:
+                fn = _given(given[1])
+            elif native is not None and native.op in _PY_OP and native.operand[0] in ("lit", "name"):
+                fn = _compare(native)  # e.g. money or decimal against a literal: not native, but simple
+            else:
+                fn = atom.expr.fn
             self.computed.append((key, fn))
         return {key: not negate}
 
@@ -171,23 +192,25 @@ class DurableMatcher:
         handle, by_name, order, computed, fields, effective_key, memo = self._stages[stage_index]
         if handle is None:
             return []
-        # The fact as the Rete network sees it, and its memo key: for a fact the stage only compares
-        # with literals, the key holds where the value falls among those literals (which decides
-        # every such test) rather than the value itself; other facts are in the key as they are.
-        fact = {TRUE_KEY: True}
-        key = []
+        # The memo key, and the values of the fact the Rete network would see: for a fact the stage
+        # only compares with literals, the key holds where the value falls among those literals
+        # (which decides every such test) rather than the value itself; other facts are in the key
+        # as they are. The fact itself is built only when the native engine is asked.
+        key, values = [], []
+        append, keep = key.append, values.append
+        effective_value = None
         if effective_key is not None and effective is not None:
-            value = fact[EFFECTIVE_KEY] = encode(effective)
-            key.append(_place(value, *effective_key))
-        append = key.append
+            effective_value = encode(effective)
+            append(_place(effective_value, *effective_key))
         for name, literals, literal_set, to_native in fields:
             value = env.get(name)
             if value is None:
                 append(None)
+                keep(None)
                 continue
             if to_native is not None:  # dates and date-times; other kinds are sent as they are
                 value = to_native(value)
-            fact[name] = value
+            keep(value)
             if literals is None:
                 append(value)
             else:
@@ -195,24 +218,28 @@ class DurableMatcher:
                     append((bisect_left(literals, value), value in literal_set))
                 except TypeError:  # a value of another type than the literals (not produced by the compiler)
                     append(value)
-        for k, fn in computed:
-            value = fn(env)
+        computed_values = [fn(env) for _, fn in computed]
+        key.extend(computed_values)
+        key = tuple(key)
+        rules = memo.get(key) if self._memo_size else None
+        if rules is not None:
+            self.memo_hits += 1
+            return list(rules)
+        fact = {TRUE_KEY: True}
+        if effective_value is not None:
+            fact[EFFECTIVE_KEY] = effective_value
+        for (name, *_), value in zip(fields, values):
+            if value is not None:
+                fact[name] = value
+        for (k, _), value in zip(computed, computed_values):
             if value is not None:
                 fact[k] = value
-            key.append(value)
-        if not self._memo_size:
-            fired = self._host.fire(handle, fact)
-            return [by_name[n] for n in sorted(fired, key=order.__getitem__)]
-        key = tuple(key)
-        rules = memo.get(key)
-        if rules is None:
+        fired = self._host.fire(handle, fact)
+        rules = [by_name[n] for n in sorted(fired, key=order.__getitem__)]
+        if self._memo_size:
             self.memo_misses += 1
-            fired = self._host.fire(handle, fact)
-            rules = [by_name[n] for n in sorted(fired, key=order.__getitem__)]
             if len(memo) < self._memo_size:  # full: keep what is there (the facts seen first are the common ones)
                 memo[key] = rules
-        else:
-            self.memo_hits += 1
         return list(rules)
 
 
