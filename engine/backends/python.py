@@ -9,7 +9,10 @@ class PythonMatcher:
     name = "python"
 
     def __init__(self, ruleset: RuleSet):
-        self._stages = [[(r, compile_condition(r.when)) for r in s.rules] for s in ruleset.stages]
+        # (rule, its condition, whether it is in force on every date: no effective dates to check)
+        self._stages = [[(r, compile_condition(r.when), r.effective_from is None and r.effective_to is None)
+                         for r in s.rules] for s in ruleset.stages]
 
     def match(self, stage_index, env, effective):
-        return [r for r, holds in self._stages[stage_index] if r.in_force(effective) and holds(env) is True]
+        return [r for r, holds, always in self._stages[stage_index]
+                if (always or r.in_force(effective)) and holds(env) is True]
