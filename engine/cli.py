@@ -46,16 +46,22 @@ def _read_case(path: str):
         return EXIT_CASE
 
 
-def cmd_eval(args) -> int:
-    book = _load(args)
+def _case_for(book, args):
+    """(the case of args.case for a loaded args.ruleset, None) — or (None, the exit code)."""
     if args.ruleset in book.errors:
-        return _fail_rules(book.errors[args.ruleset].problems)
+        return None, _fail_rules(book.errors[args.ruleset].problems)
     if args.ruleset not in book.rulesets:
         print(f"unknown rule set {args.ruleset!r}; loaded: {', '.join(book.rulesets) or 'none'}", file=sys.stderr)
-        return EXIT_CASE
+        return None, EXIT_CASE
     case = _read_case(args.case)
-    if isinstance(case, int):
-        return case
+    return (None, case) if isinstance(case, int) else (case, None)
+
+
+def cmd_eval(args) -> int:
+    book = _load(args)
+    case, failed = _case_for(book, args)
+    if failed is not None:
+        return failed
     try:
         decision = book.decide(args.ruleset, case, as_of=args.as_of, explain=args.explain)
     except CaseError as e:
@@ -262,14 +268,9 @@ def cmd_explain(args) -> int:
     """Explain a decision; with --why-not, one rule's conditions on this case (engine.whynot)."""
     from .whynot import UnknownRule, format_text, why_not
     book = RuleBook.load(args.rules, backend="python" if args.why_not else getattr(args, "engine", "durable"))
-    if args.ruleset in book.errors:
-        return _fail_rules(book.errors[args.ruleset].problems)
-    if args.ruleset not in book.rulesets:
-        print(f"unknown rule set {args.ruleset!r}; loaded: {', '.join(book.rulesets) or 'none'}", file=sys.stderr)
-        return EXIT_CASE
-    case = _read_case(args.case)
-    if isinstance(case, int):
-        return case
+    case, failed = _case_for(book, args)
+    if failed is not None:
+        return failed
     try:
         if not args.why_not:
             _print_json(book.decide(args.ruleset, case, as_of=args.as_of, explain="full").to_json())
@@ -380,6 +381,9 @@ def main(argv=None) -> int:
         return args.fn(args)
     except RulesError as e:
         return _fail_rules(e.problems)
+    except BrokenPipeError:  # `aftersales eval … | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
