@@ -143,20 +143,25 @@ def _rss_kb(pids) -> int:
     return total
 
 
-def soak(seconds: float, rate: float | None, warm_up: float = 30.0) -> dict:
-    """POST /v1/decisions/warranty at 70% of saturation for `seconds`: RSS of the server's processes
-    (master and workers, summed) after a warm-up and at the end; growth must stay under 5%."""
+def soak(seconds: float, rate: float | None, warm_up: float = 30.0, distinct: int = 20_000) -> dict:
+    """POST /v1/decisions/warranty at 70% of saturation for `seconds`, cycling through `distinct`
+    generated warranty cases (so the durable match memo fills to its bound and the decision log
+    grows with real variety): RSS of the server's processes (master and workers, summed) after a
+    warm-up and at the end; growth must stay under 5%."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("http_load", ROOT / "bench" / "http_load.py")
     hl = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hl)
+    python = RuleBook.load(ROOT / "rules", backend="python")
+    bodies = [json.dumps({"case": case, "as_of": as_of}, ensure_ascii=False)
+              for case, as_of in valid_cases(python, "warranty", distinct, seed=11)]
     with tempfile.TemporaryDirectory(prefix="aftersales-soak-") as tmp:
         server = hl.Server(Path(tmp))
         try:
             if rate is None:
                 saturation = hl.wrk(f"http://127.0.0.1:{server.port}/v1/decisions/warranty", 10, 32, True, Path(tmp))
                 rate = 0.7 * saturation["rps"]
-            hl.paced(server.port, "/v1/decisions/warranty", rate, warm_up, True)
+            hl.paced(server.port, "/v1/decisions/warranty", rate, warm_up, True, bodies=bodies)
             pids = server.pids()
             before = _rss_kb(pids)
             samples, results = [], []
@@ -169,7 +174,7 @@ def soak(seconds: float, rate: float | None, warm_up: float = 30.0) -> dict:
             sampler = threading.Thread(target=sample)
             sampler.start()
             try:
-                results.append(hl.paced(server.port, "/v1/decisions/warranty", rate, seconds, True))
+                results.append(hl.paced(server.port, "/v1/decisions/warranty", rate, seconds, True, bodies=bodies))
             finally:
                 stop.set()
                 sampler.join()
@@ -179,7 +184,7 @@ def soak(seconds: float, rate: float | None, warm_up: float = 30.0) -> dict:
             server.stop()
     r = results[0]
     growth = (after - before) / before
-    return {"seconds": seconds, "rate": round(rate), "sent": r["sent"], "failures": r["failures"],
+    return {"seconds": seconds, "rate": round(rate), "distinct_cases": len(bodies), "sent": r["sent"], "failures": r["failures"],
             "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "rss_before_kb": before, "rss_after_kb": after,
             "rss_growth": growth, "rss_samples_kb": samples, "workers_alive": alive,
             "ok": r["failures"] == 0 and growth < 0.05 and alive}

@@ -124,22 +124,28 @@ def wrk(url: str, seconds: int, connections: int, post: bool, workdir: Path) -> 
             "raw": out}
 
 
-def paced(port: int, path: str, rate: float, seconds: float, post: bool, threads: int = 8) -> dict:
-    """Send `rate` requests/s for `seconds` on a fixed schedule; latency from each request's due time."""
+def paced(port: int, path: str, rate: float, seconds: float, post: bool, threads: int = 8,
+          bodies: list | None = None) -> dict:
+    """Send `rate` requests/s for `seconds` on a fixed schedule; latency from each request's due time.
+    POST bodies: `bodies` in turn (each thread from its own offset), else the example request."""
     latencies, failures, lock = [], [], threading.Lock()
+    payloads = [b.encode() for b in bodies] if bodies else [BODY.encode()]
     start = time.perf_counter() + 0.2
     interval = threads / rate
 
     def client(k):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         due = start + k * interval / threads
+        sent = k * 7919
         while due < start + seconds:
             now = time.perf_counter()
             if due > now:
                 time.sleep(due - now)
             try:
                 if post:
-                    conn.request("POST", path, body=BODY.encode(), headers={"Content-Type": "application/json"})
+                    conn.request("POST", path, body=payloads[sent % len(payloads)],
+                                 headers={"Content-Type": "application/json"})
+                    sent += 1
                 else:
                     conn.request("GET", path)
                 r = conn.getresponse()
