@@ -57,6 +57,17 @@ def _case_for(book, args):
     return (None, case) if isinstance(case, int) else (case, None)
 
 
+def _decision_failed(e) -> int:
+    """Print why a case could not be decided: each bad field (exit 2), or the rule conflict (exit 3)."""
+    if isinstance(e, DecisionConflict):
+        print(f"rule conflict: {e}", file=sys.stderr)
+        return EXIT_RULES
+    for fld, messages in e.errors.items():
+        for m in messages:
+            print(f"{fld}: {m}", file=sys.stderr)
+    return EXIT_CASE
+
+
 def cmd_eval(args) -> int:
     book = _load(args)
     case, failed = _case_for(book, args)
@@ -64,14 +75,8 @@ def cmd_eval(args) -> int:
         return failed
     try:
         decision = book.decide(args.ruleset, case, as_of=args.as_of, explain=args.explain)
-    except CaseError as e:
-        for fld, messages in e.errors.items():
-            for m in messages:
-                print(f"{fld}: {m}", file=sys.stderr)
-        return EXIT_CASE
-    except DecisionConflict as e:
-        print(f"rule conflict: {e}", file=sys.stderr)
-        return EXIT_RULES
+    except (CaseError, DecisionConflict) as e:
+        return _decision_failed(e)
     _print_json(decision.to_json())
     return 0
 
@@ -277,14 +282,8 @@ def cmd_explain(args) -> int:
             return 0
         from .case import read_as_of
         w = why_not(book.get(args.ruleset).ruleset, case, read_as_of(args.as_of), args.why_not)
-    except CaseError as e:
-        for fld, messages in e.errors.items():
-            for m in messages:
-                print(f"{fld}: {m}", file=sys.stderr)
-        return EXIT_CASE
-    except DecisionConflict as e:
-        print(f"rule conflict: {e}", file=sys.stderr)
-        return EXIT_RULES
+    except (CaseError, DecisionConflict) as e:
+        return _decision_failed(e)
     except UnknownRule as e:
         print(e.args[0], file=sys.stderr)
         return EXIT_CASE
