@@ -583,8 +583,9 @@ class _RuleSetCompiler:
                 e = self.output_value(row, o, value, outputs[o], rid)
                 if e is not None:
                     then[o] = e
-            priority = base - (i - 1) if hit == "first" else base
-            rules.append(Rule(rid, title, source, stage, index + i - 1, when, then, priority, frm, to,
+            # every row has the table's priority: the table is one unit against other rules, and the
+            # hit policy alone picks among its rows (engine/evaluate.py)
+            rules.append(Rule(rid, title, source, stage, index + i - 1, when, then, base, frm, to,
                               table=tid, table_hit=hit, line=getattr(row, "line", spec.line), reads=_reads(when),
                               accept=accepts))
         return rules
