@@ -128,6 +128,10 @@ class Rule:
     line: int = 0
     reads: frozenset = frozenset()  # fact names its condition reads
     accept: tuple = ()  # findings of `aftersales check` accepted with a reason (Accept)
+    # `needs`: inputs the rule's outputs are computed from. When the rule fires and one of them
+    # is not given, the case is invalid (CaseError naming the input and this rule), so an input
+    # is demanded exactly when the outcome uses it (engine.evaluate).
+    needs: tuple = ()
 
     def in_force(self, on: date | None) -> bool:
         if on is None:

@@ -161,7 +161,7 @@ def test_a_scrap_case_under_the_floor_needs_special_approval(open_page):
     page.get_by_label("区域当日废金属市场价 2", exact=True).fill("1700.00")
     page.get_by_role("button", name="+ 再加一项").click()  # a third grade
     page.get_by_label("区域当日废金属市场价 3", exact=True).fill("1650.00")
-    page.get_by_label("所在省份").fill("湖南")
+    page.get_by_label("所在省份").select_option("湖南")  # an enum of the provinces: a select
     page.get_by_label("拟处理价").fill("1950.00")
     page.get_by_label("变卖报告所列废品收购站报价家数").fill("3")
     page.get_by_label("低价处理的原因").fill("收购商承担吊装、运输与切割费用")

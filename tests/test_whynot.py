@@ -80,7 +80,7 @@ def test_fired_but_overridden(flawed):
 
 def test_a_table_row_behind_the_row_that_matched(books):
     rs = books["python"].get("scrap_pricing").ruleset
-    w = why_not(rs, {"market_prices_per_t": ["2000"], "original_value": "60000.00"}, AS_OF, "SP-AP.2")
+    w = why_not(rs, {"weight_t": 1, "market_prices_per_t": ["2000"], "original_value": "60000.00"}, AS_OF, "SP-AP.2")
     assert w["condition"]["value"] == "true" and w["fired"] is False and w["first_hit_by"] == "SP-AP.1"
     assert "an earlier row of table SP-AP matched first (SP-AP.1)" in w["verdict"]
 
