@@ -28,6 +28,8 @@ A case the inputs or validations reject is outside the domain and skipped. Findi
 - gap (error): a valid case where a required output gets no value. An output with no
   default is required unless it says when it is: `required: false` or
   `required: <condition>`.
+- limit (error): a valid case on which a rule (or a derived fact) computes a value over an
+  engine bound (engine.expressions: a text or a number too large) — the decision fails.
 
 A policy owner accepts a dead rule, overlap or conflict with `accept:` on the rule,
 giving the reason; an accept entry that matches no finding is itself reported.
@@ -47,7 +49,7 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 
 from .conditions import compile_condition, describe, first_failure, names_in
-from .errors import CaseError, RulesError
+from .errors import CaseError, EvaluationLimit, RulesError
 from .model import All, Rule, RuleSet
 from .trace import RecordingMatcher, trace
 from .types import CHINA, to_json
@@ -58,7 +60,7 @@ SEARCH_STEPS = 400  # local-search evaluations per rule no case has fired
 
 @dataclass
 class Finding:
-    kind: str  # dead | never_fires | overlap | conflict | gap | stale_accept
+    kind: str  # dead | never_fires | overlap | conflict | gap | limit | stale_accept
     level: str  # error | warning
     file: str
     line: int
@@ -407,6 +409,7 @@ class Analyzer:
         self.overlaps: dict[tuple, list] = {}  # (winner, loser, output) → [count, example, values]
         self.conflicts: dict[tuple, list] = {}
         self.gaps: dict[str, list] = {}  # output → [count, example]
+        self.limits: dict[tuple, list] = {}  # (rule id, fact) → [count, example, EvaluationLimit]
         self.cases = 0
         self.valid = 0
         self.seen: set[str] = set()
@@ -505,6 +508,12 @@ class Analyzer:
             self.seen.add(key)
             try:
                 t = trace(self.rs, case, as_of, self.matcher)
+                break
+            except EvaluationLimit as e:  # a valid case the rule set cannot decide: a finding
+                self.valid += 1
+                entry = self.limits.setdefault((e.rule_id, e.fact), [0, (case, as_of), e])
+                entry[0] += 1
+                entry[1] = _simpler(entry[1], (case, as_of))
                 break
             except CaseError as e:
                 fields = [f for f in e.errors if f in self.cand.lists]
@@ -752,9 +761,23 @@ class Analyzer:
             f.append(Finding("gap", "error", rs.path, o.line, rs.name,
                              f"gap: no rule sets {output} on {n} valid cases, and {why}", output=output,
                              example=_example(example), count=n))
+        for (rule_id, fact), (n, example, e) in self.limits.items():
+            line = self.rules[rule_id].line if rule_id else _line_of(rs.path, fact)
+            f.append(Finding("limit", "error", rs.path, line, rs.name,
+                             f"{e.where}: {e.message}: the decision fails on {n} cases", rule_id, output=fact,
+                             example=_example(example), count=n))
         _apply_accepts(rs, f)
         f.sort(key=lambda x: (x.line, x.kind, x.rule_id or ""))
         return rep
+
+
+def _line_of(path, name: str) -> int:
+    """The line where `name:` is defined in the rule file (derived facts keep no line), else 1."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    return next((i for i, text in enumerate(lines, 1) if text.strip().startswith(f"{name}:")), 1)
 
 
 def _by_line(rules):

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .case import read_case
-from .errors import CaseError, DecisionConflict
+from .conditions import compile_condition
+from .errors import CaseError, DecisionConflict, EvaluationLimit
 from .explain import explain_not_fired, fired_entry
 from .functions import WARNINGS
 from .model import RuleSet
@@ -41,24 +42,32 @@ def evaluate(ruleset: RuleSet, matcher, case: dict, as_of: datetime, explain: st
     env = dict(ruleset.base_env)
     env.update(read_case(ruleset, case))
     env["as_of"], env["today"], env[WARNINGS] = as_of, as_of.date(), []
-    for name, fn in derived:
-        env[name] = fn(env)
+    _derive(derived, env)
     _validate(ruleset, env)
-    effective = ruleset.effective_date.fn(env) if ruleset.effective_date else env["today"]
+    try:
+        effective = ruleset.effective_date.fn(env) if ruleset.effective_date else env["today"]
+    except EvaluationLimit as limit:
+        raise EvaluationLimit(limit.message, "effective_date", "effective_date") from None
 
     fired_rules, sets, lost = [], {}, {}
     for i, (stage_derived, hit_first, unique, stage_outputs) in enumerate(stages):
-        for name, fn in stage_derived:
-            env[name] = fn(env)
-        fired = matcher.match(i, env, effective)
+        _derive(stage_derived, env)
+        try:
+            fired = matcher.match(i, env, effective)
+        except EvaluationLimit as limit:
+            raise _condition_limit(ruleset.stages[i], env, limit) from None
         if not fired:  # nothing fired: every output of the stage takes its default
             for o in stage_outputs:
                 env[o.name] = o.default
             continue
         if hit_first:
             fired = _first_hit_rows(fired)
-        for r in fired:
-            sets[r.id] = {o: e.fn(env) for o, e in r.then.items()}
+        _check_needs(fired, env)
+        try:
+            for r in fired:
+                sets[r.id] = {o: e.fn(env) for o, e in r.then.items()}
+        except EvaluationLimit as limit:
+            raise _output_limit(r, env, limit) from None
         if unique:
             _check_unique_tables(fired)
         for o in stage_outputs:
@@ -95,11 +104,57 @@ def _plan(ruleset: RuleSet) -> tuple:
     return plan
 
 
+def _derive(derived, env: dict):
+    """Compute derived facts in order into env."""
+    try:
+        for name, fn in derived:
+            env[name] = fn(env)
+    except EvaluationLimit as limit:
+        raise EvaluationLimit(limit.message, name, f"derived fact {name}") from None
+
+
+# A value over an engine bound (EvaluationLimit) is raised where it is computed, inside an
+# expression; these name the rule and the output or fact it belongs to, off the hot path, by
+# evaluating the candidates again on the same facts (expressions are pure).
+def _condition_limit(stage, env: dict, limit: EvaluationLimit) -> EvaluationLimit:
+    for r in stage.rules:
+        try:
+            compile_condition(r.when)(env)
+        except EvaluationLimit as e:
+            return EvaluationLimit(e.message, r.id, f"rule {r.id}, its condition", r.id)
+    return limit
+
+
+def _output_limit(rule, env: dict, limit: EvaluationLimit) -> EvaluationLimit:
+    for o, e in rule.then.items():
+        try:
+            e.fn(env)
+        except EvaluationLimit as over:
+            return EvaluationLimit(over.message, o, f"rule {rule.id}, output {o}", rule.id)
+    return limit
+
+
 def _validate(ruleset: RuleSet, env: dict):
     errors: dict[str, list[str]] = {}
-    for v in ruleset.validations:
-        if v.expr.fn(env) is False:
-            errors.setdefault(v.field, []).append(v.message)
+    try:
+        for v in ruleset.validations:
+            if v.expr.fn(env) is False:
+                errors.setdefault(v.field, []).append(v.message)
+    except EvaluationLimit as limit:
+        raise EvaluationLimit(limit.message, v.field, f"the validation of {v.field}") from None
+    if errors:
+        raise CaseError(errors)
+
+
+def _check_needs(fired, env):
+    """A fired rule whose `needs` input is not given: the case is invalid, naming the input and
+    the rule (the outcome uses the input; other outcomes do not ask for it)."""
+    errors: dict[str, list[str]] = {}
+    for r in fired:
+        for name in r.needs:
+            if env[name] is None:
+                errors.setdefault(name, []).append(
+                    f"needed for this decision: rule {r.id} {r.title} (source {r.source})")
     if errors:
         raise CaseError(errors)
 

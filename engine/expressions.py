@@ -6,21 +6,56 @@ environment (a dict of fact name → value), the static type, the names it reads
 and — for the simple comparisons the Rete backend can match natively — a `Native`
 description of the test. Null (a missing fact) propagates: any operation on null
 gives null, and a condition that comes out null does not hold.
+
+Every bound of the language is below, in one place: on the text before it is parsed, on the
+tree before it is walked (so whether an expression loads never depends on the worker's stack),
+and on the values an expression computes while a case is decided (so a rule cannot make a
+decision cost 100 MB or seconds of CPU: it fails with EvaluationLimit instead).
 """
 from __future__ import annotations
 
 import ast
 import operator
+import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any, Callable
 
-from .errors import ExpressionError
+from .errors import EvaluationLimit, ExpressionError
 from .functions import WARNINGS, Function, unify
-from .types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MONEY, NULL, STRING, Type
+from .types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MAX_TEXT, MONEY, NULL, STRING, Type
 
-MAX_LENGTH = 2000  # characters; a longer expression belongs in derived facts
+# -- bounds (engine guards, not policy figures; the shipped rules are far below each) -----------
+MAX_LENGTH = 2000
+"""Characters of one expression (the rules' longest has 247): a longer one belongs in derived facts."""
+MAX_OPERATORS = 400
+"""Operators, brackets, dots, colons and keywords (not, and, or, if, in, is, …) in one expression,
+counted in the text before it is parsed (the rules' most has 17). Every level of nesting needs
+one, so this bounds how deep Python's parser recurses, whatever the text: about two levels per
+mark, well inside the recursion limit."""
+MAX_BRACKETS = 20
+"""Brackets open at once, counted in the text before it is parsed (the rules' most is 2): Python's
+parser takes over 1 KB of C stack per bracket, so 199 of them (its own limit) crash a thread with
+a 256 KiB stack. Within both bounds, the worst text parses in a thread with a 128 KiB stack."""
+MAX_DEPTH = 50
+"""Levels of the parsed expression (`a + b * c` is 3; the rules' deepest is 6), checked before the
+tree is walked: compiling recurses up to three frames per level and deciding two, so an expression
+always compiles and evaluates the same way with room to spare on a web worker's stack."""
+MAX_TEXT_LENGTH = 10 * MAX_TEXT
+"""Characters of a text an expression computes (by +): ten text inputs at their bound. Checked at
+each join, so a chain of derived facts that doubles a text stops here instead of at 100 MB."""
+MAX_NUMBER_DIGITS = 26
+"""Digits of a number an expression computes (+, -, *, /, sum()): below 10**26, money still fits
+Decimal's 28 digits with its fen, and no count of days or items comes near. Checked at each
+operation, so repeated squaring stops at the first step past it instead of running for seconds.
+(The digits after the point need no check: Decimal rounds every result to 28 significant digits.
+Lists need none: no operator builds a list while a case is decided.)"""
+_NUMBER_BOUND = 10 ** MAX_NUMBER_DIGITS
+_NESTING_MARKS = "([{+-*/%<>=!~&|^@.:"
+_NESTING_WORDS = re.compile(r"\b(?:not|and|or|if|else|in|is|lambda|for|await|yield)\b")
+_BRACKET = re.compile(r"[(\[{)\]}]")
 
 
 @dataclass(frozen=True)
@@ -106,6 +141,35 @@ def _date_sub(a, b):
     return a - timedelta(days=b) if isinstance(b, int) else (a - b).days
 
 
+def _within(value) -> bool:
+    """Whether a computed text or number is inside its bound (other values cannot grow)."""
+    cls = value.__class__
+    if cls is str:
+        return len(value) <= MAX_TEXT_LENGTH
+    if cls is int or cls is Decimal:
+        return -_NUMBER_BOUND < value < _NUMBER_BOUND
+    return True
+
+
+def _bounded(fn, text: str):
+    def bounded(env):
+        value = fn(env)
+        if value is None or _within(value):
+            return value
+        raise _too_big(text, value)
+    return bounded
+
+
+def _too_big(text: str, value) -> EvaluationLimit:
+    shown = text if len(text) <= 80 else text[:79] + "…"
+    if isinstance(value, str):
+        size = f"a text of {len(value):,} characters; the engine computes texts of at most {MAX_TEXT_LENGTH:,}"
+    else:
+        size = (f"a number of {len(str(abs(int(value))))} digits; the engine computes numbers below "
+                f"10^{MAX_NUMBER_DIGITS}")
+    return EvaluationLimit(f"`{shown}` makes {size}")
+
+
 class _Compiler:
     def __init__(self, text: str, scope: dict[str, Symbol], functions: dict[str, Function]):
         self.text = text
@@ -131,6 +195,8 @@ class _Compiler:
         if isinstance(v, bool):
             return _const(v), BOOLEAN, True
         if isinstance(v, int):
+            if not _within(v):
+                self.fail(node, f"a number of more than {MAX_NUMBER_DIGITS} digits is not allowed")
             return _const(v), INTEGER, True
         if isinstance(v, float):
             source = ast.get_source_segment(self.text, node) or repr(v)
@@ -138,6 +204,8 @@ class _Compiler:
                 d = Decimal(source.replace("_", ""))
             except InvalidOperation:
                 self.fail(node, f"{source} is not a number")
+            if not _within(d):
+                self.fail(node, f"{source} is not below 10^{MAX_NUMBER_DIGITS}")
             return _const(d), DECIMAL, True
         if isinstance(v, str):
             return _const(v), STRING, True
@@ -211,10 +279,13 @@ class _Compiler:
 
         def fn(env):
             try:
-                return impl(lf(env), rf(env))
+                value = impl(lf(env), rf(env))
+                if value is None or _within(value):
+                    return value
             except (ArithmeticError, ValueError) as e:  # a date past year 9999, a decimal overflow
                 env[WARNINGS].append(f"{text} could not be computed ({type(e).__name__}); treated as unknown")
                 return None
+            raise _too_big(text, value)
         return fn, result, lc and rc
 
     def _arith_type(self, node, op, lt: Type, rt: Type) -> Type:
@@ -365,6 +436,8 @@ class _Compiler:
                 env[WARNINGS].append(f"{name}() could not be computed ({e}); treated as unknown")
                 return None
         constant = all(c for _, _, c in args) and not needs_env
+        if fn.grows:  # its result can be larger than its arguments: checked as an operator's is
+            return _bounded(call, ast.get_source_segment(self.text, node) or f"{name}()"), result, constant
         return call, result, constant
 
     def _lookup(self, node):
@@ -502,23 +575,44 @@ def _native(tree, scope: dict[str, Symbol]) -> Native | None:
 
 def compile_expression(text: str, scope: dict[str, Symbol], functions: dict[str, Function],
                        expect: Type | None = None) -> Expr:
-    """Parse, check and compile one expression. Raises ExpressionError with a column offset."""
+    """Parse, check and compile one expression. Raises ExpressionError with a column offset.
+
+    The verdict never depends on the caller's stack: the text is bounded before it is parsed, the
+    tree before it is walked, and when the caller has used most of Python's recursion depth, the
+    same work runs again from the start of a fresh thread's stack."""
     source = str(text).strip()
     if not source:
         raise ExpressionError("empty expression")
     if len(source) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters: split it into derived facts")
+    _check_brackets(source)
+    marks = sum(map(source.count, _NESTING_MARKS)) + len(_NESTING_WORDS.findall(source))
+    if marks > MAX_OPERATORS:
+        raise ExpressionError(f"expression with {marks} operators, brackets and keywords (at most "
+                              f"{MAX_OPERATORS}): split it into derived facts")
+    # each level of the tree needs a mark, but an f-string's two levels and a bare tuple share one:
+    # with few marks, the tree cannot be too deep
+    walk = 2 * marks + 2 > MAX_DEPTH
+    try:
+        return _compile(source, scope, functions, expect, walk)
+    except RecursionError:
+        return _on_fresh_stack(_compile, source, scope, functions, expect, walk)
+
+
+def _compile(source: str, scope: dict[str, Symbol], functions: dict[str, Function], expect: Type | None,
+             walk: bool) -> Expr:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as e:
         raise ExpressionError(f"syntax error: {e.msg}", max((e.offset or 1) - 1, 0)) from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ExpressionError("expression too deeply nested") from None
+    except ValueError as e:  # a NUL character
+        raise ExpressionError(f"cannot be read: {e}") from None
+    deep = _deeper_than(tree, MAX_DEPTH) if walk else None
+    if deep is not None:
+        raise ExpressionError(f"expression nested more than {MAX_DEPTH} levels deep: split it into derived facts",
+                              deep.col_offset)
     compiler = _Compiler(source, scope, functions)
-    try:
-        fn, t, constant = compiler.visit(tree)
-    except RecursionError:
-        raise ExpressionError("expression too deeply nested") from None
+    fn, t, constant = compiler.visit(tree)
     if expect is not None and expect.kind != "any":
         _check_expected(t, expect)
     if constant:  # fold: compute once at load
@@ -526,8 +620,48 @@ def compile_expression(text: str, scope: dict[str, Symbol], functions: dict[str,
             value = fn({WARNINGS: []})
         except (ArithmeticError, DivisionByZero, InvalidOperation) as e:
             raise ExpressionError(f"cannot be computed: {e}") from None
+        except EvaluationLimit as e:
+            raise ExpressionError(e.message) from None
         fn = _const(value)
     return Expr(source, fn, t, frozenset(compiler.names), _native(tree, scope), constant)
+
+
+def _check_brackets(source: str):
+    depth = 0
+    for m in _BRACKET.finditer(source):  # never below 0: closers in a text literal hide no nesting
+        depth = depth + 1 if m.group() in "([{" else max(depth - 1, 0)
+        if depth > MAX_BRACKETS:
+            raise ExpressionError(f"brackets nested more than {MAX_BRACKETS} deep: split it into derived facts",
+                                  m.start())
+
+
+def _deeper_than(tree, limit: int):
+    """The first expression node more than `limit` levels deep, found without recursion; or None."""
+    stack = [(tree.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + 1 if isinstance(child, ast.expr) else depth))
+    return None
+
+
+def _on_fresh_stack(fn, *args):
+    """fn(*args) on a new thread, which starts with Python's whole recursion depth to itself."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            result["error"] = e
+    worker = threading.Thread(target=run, name="compile-expression")
+    worker.start()
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def _check_expected(t: Type, expect: Type):

@@ -29,6 +29,7 @@ class Function:
     impl: Callable
     needs_env: bool = False
     null_safe: bool = False  # called even when an argument is null
+    grows: bool = False  # its result can be larger than its arguments (the expression compiler bounds it)
 
     def check(self, types: list[Type]) -> Type:
         return self.check_args(self.name, types)
@@ -226,7 +227,7 @@ def builtin_functions(calendar) -> dict[str, Function]:
         ("min", _numbers_or_list, _minmax(min)),
         ("max", _numbers_or_list, _minmax(max)),
     ]
-    fns = {name: Function(name, check, impl) for name, check, impl in table}
+    fns = {name: Function(name, check, impl, grows=name == "sum") for name, check, impl in table}
     fns["working_days_after"] = Function(
         "working_days_after", _sig(("datetime", "date"), ("integer",), returns=DATETIME),
         working_days_after, needs_env=True)
