@@ -17,6 +17,7 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import jsonout
+from .auth import refuse_foreign_host
 from .decision_log import DecisionLog, DecisionLogUnavailable
 from .decisions import DecisionService
 from .metrics import RELOAD_FAILURES
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> Flask:
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     source = RuleSource(settings.rules_dir, settings.backend,
-                        on_failure=lambda name: RELOAD_FAILURES.labels(name).inc())
+                        on_failure=lambda name: RELOAD_FAILURES.labels(name).inc(), var_dir=settings.var_dir)
     log = DecisionLog.open(settings.database_url, settings.var_dir)
     app.extensions["aftersales"] = Service(source, log, DecisionService(source, log))
     if watch and settings.reload_interval > 0:
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> Flask:
     @app.before_request
     def start_timer():
         g.started = time.perf_counter()
+
+    app.before_request(refuse_foreign_host)  # open mode: loopback Host names only (DNS rebinding)
 
     @app.after_request
     def access(response):

@@ -4,7 +4,7 @@
 |---|---|---|
 | AFTERSALES_RULES | rules | the rules folder |
 | AFTERSALES_DATABASE_URL | (SQLite at var/decisions.db) | postgresql://… for production |
-| AFTERSALES_VAR | var | where the embedded database and metrics live |
+| AFTERSALES_VAR | var | where the embedded database, metrics and the rules verdict shared by the workers live |
 | AFTERSALES_ENGINE | durable | matching backend: durable or python |
 | AFTERSALES_TOKENS | (none) | `name:token:role+role,…` (roles: decide, audit, admin) |
 | AFTERSALES_CONFIG | (none) | YAML file with `tokens: [{name, token, roles}]` |

@@ -15,7 +15,7 @@ import chinese_calendar.constants as cc
 
 from .errors import Problem, RulesError
 from .types import CHINA
-from .yamlsource import Located, load_yaml, position
+from .yamlsource import Located, load_yaml, position, read_rule_file
 
 END_OF_DAY = time(23, 59, 59)
 
@@ -93,12 +93,14 @@ def _dates(node, year: int, filename: str, problems: list[Problem]) -> set[date]
     return out
 
 
-def load_calendar(path: Path) -> WorkCalendar:
-    """Package data plus the years of `path` (a year in the file replaces the package's)."""
+def load_calendar(path: Path, text: str | None = None) -> WorkCalendar:
+    """Package data plus the years of `path` (a year in the file replaces the package's);
+    `text`, when given, is the file's content (a snapshot the caller already read)."""
     base = WorkCalendar.package_only()
-    if not path.exists():
-        return base
-    text = path.read_text(encoding="utf-8")
+    if text is None:
+        if not path.exists():
+            return base
+        text = read_rule_file(path)
     doc = load_yaml(text, str(path)) or Located()
     problems: list[Problem] = []
     years = doc.get("years") if isinstance(doc, dict) else None

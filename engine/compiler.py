@@ -15,13 +15,13 @@ from pathlib import Path
 
 from .calendar import WorkCalendar
 from .case import case_schema
-from .errors import ExpressionError, Problem, RulesError
+from .errors import ExpressionError, Problem, RulesError, refusal
 from .expressions import Expr, Symbol, compile_expression
 from .functions import CALENDAR_FUNCTIONS, builtin_functions, unify
 from .model import (Accept, All, AnyOf, Atom, Derived, Input, Not, Output, Parameter, Rule, RuleSet, Stage, Table,
                     Validation)
 from .types import ALIASES, ANY, BOOLEAN, DATE, DATETIME, SCALARS, Type, parse_value
-from .yamlsource import LocStr, Located, load_yaml, position
+from .yamlsource import LocStr, Located, load_yaml, position, read_rule_file
 
 TOP_KEYS = ("ruleset", "title", "version", "decides", "sources", "effective_date", "inputs", "validations",
             "parameters", "tables", "derived", "outputs", "stages", "description")
@@ -29,7 +29,7 @@ INPUT_KEYS = ("type", "title", "required", "default", "min", "max", "values", "o
               "pii", "group", "description")
 OUTPUT_KEYS = ("type", "title", "values", "of", "combine", "default", "required", "accept", "description")
 RULE_KEYS = ("id", "title", "source", "priority", "effective_from", "effective_to", "when", "then", "accept",
-             "description")
+             "description", "needs")
 TABLE_KEYS = ("table", "title", "source", "priority", "effective_from", "effective_to", "hit", "columns",
               "outputs", "rows", "when", "accept", "description")
 ACCEPT_KEYS = ("finding", "with", "output", "reason")
@@ -92,7 +92,10 @@ def _infer_type(value) -> Type | None:
         items = [_infer_type(v) for v in value]
         if any(t is None for t in items):
             return None
-        return Type("list", item=unify(items, "the list") if items else Type("string"))
+        try:
+            return Type("list", item=unify(items, "the list") if items else Type("string"))
+        except ExpressionError:  # items of different types: the caller asks for a `type:`
+            return None
     return None
 
 
@@ -115,6 +118,7 @@ class _RuleSetCompiler:
         self.scope: dict[str, Symbol] = dict(BUILTINS)
         self.attempted_outputs: set[str] = set()  # named in some `then`, even one that failed to compile
         self.accept_refs: list = []  # (node, rule id, Accept), checked once every rule is known
+        self.case_inputs: dict[str, Input] = {}  # the declared inputs, for `needs`
 
     # -- helpers -----------------------------------------------------------------------
     def expr(self, node, text, expect: Type | None = None, rule_id=None, scope=None) -> Expr | None:
@@ -182,7 +186,7 @@ class _RuleSetCompiler:
         version = doc.get("version")
         if version is None:
             self.c.add(doc, "missing 'version' (a label such as \"2026.1\")")
-        inputs = self.inputs(doc.get("inputs") or Located())
+        inputs = self.case_inputs = self.inputs(doc.get("inputs") or Located())
         params = self.parameters(doc.get("parameters") or Located())
         tables = self.tables(doc.get("tables") or Located())
         derived = self.derived(doc.get("derived") or Located())
@@ -279,15 +283,19 @@ class _RuleSetCompiler:
                 self.c.add(spec, f"table {name}: mix of plain values and column rows", key="rows")
                 continue
             types: dict = {}
-            if columned:
-                columns = tuple(dict.fromkeys(k for v in rows.values() for k in v))
-                for col in columns:
-                    ts = [_infer_type(v[col]) for v in rows.values() if col in v]
-                    types[col] = unify([t for t in ts if t], f"column {col}") if all(ts) else None
-            else:
-                columns = ()
-                ts = [_infer_type(v) for v in rows.values()]
-                types[None] = unify([t for t in ts if t], f"table {name}") if all(ts) else None
+            try:
+                if columned:
+                    columns = tuple(dict.fromkeys(k for v in rows.values() for k in v))
+                    for col in columns:
+                        ts = [_infer_type(v[col]) for v in rows.values() if col in v]
+                        types[col] = unify([t for t in ts if t], f"column {col}") if all(ts) else None
+                else:
+                    columns = ()
+                    ts = [_infer_type(v) for v in rows.values()]
+                    types[None] = unify([t for t in ts if t], f"table {name}") if all(ts) else None
+            except ExpressionError as e:  # values of different types in one column
+                self.c.add(spec, f"table {name}: {e.message}", key="rows")
+                continue
             if any(t is None for t in types.values()):
                 self.c.add(spec, f"table {name}: a value of unknown type", key="rows")
                 continue
@@ -537,7 +545,28 @@ class _RuleSetCompiler:
             when = All(())
         return Rule(rid, str(spec.get("title", "")), str(spec.get("source", "")), stage, index, when, then,
                     self._priority(spec, rid), frm, to, line=spec.line, reads=_reads(when),
-                    accept=self.accepts(spec, rid))
+                    accept=self.accepts(spec, rid), needs=self.needs(spec, rid))
+
+    def needs(self, spec, rule_id) -> tuple:
+        """`needs: [price]` — inputs without a default that the rule's outputs are computed from."""
+        node = spec.get("needs")
+        if node is None:
+            return ()
+        if not isinstance(node, list) or not node:
+            self.c.add(spec, "needs is a list of input names, e.g. needs: [price]", key="needs", rule_id=rule_id)
+            return ()
+        out = []
+        for name in node:
+            where = name if isinstance(name, LocStr) else node
+            inp = self.case_inputs.get(str(name))
+            if inp is None:
+                self.c.add(where, f"needs: {name!r} is not an input" + _close(str(name), self.case_inputs),
+                           rule_id=rule_id)
+            elif inp.default is not None:
+                self.c.add(where, f"needs: input {name!r} has a default, so it is always given", rule_id=rule_id)
+            else:
+                out.append(inp.name)
+        return tuple(out)
 
     def decision_table(self, spec, stage, outputs, index) -> list[Rule]:
         tid = str(spec["table"])
@@ -636,9 +665,7 @@ def _reads(cond) -> frozenset:
 def compile_ruleset(path: Path, calendar: WorkCalendar, text: str | None = None) -> RuleSet:
     """Load and compile one rule-set file; raises RulesError listing every problem."""
     path = Path(path)
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise RulesError([Problem(str(path), 1, 1, f"cannot read the file: {e}")]) from None
-    return _RuleSetCompiler(path, text, calendar).compile()
+    try:
+        return _RuleSetCompiler(path, read_rule_file(path) if text is None else text, calendar).compile()
+    except Exception as e:  # noqa: BLE001 - any failure, RecursionError and MemoryError too, refuses the file
+        raise refusal(path, e) from None

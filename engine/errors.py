@@ -33,6 +33,16 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+def refusal(file, e: BaseException) -> RulesError:
+    """Any failure to load `file` as a refusal of that file: a loader bug or an unplanned input
+    must cost one rule set its edit, never the service (the message is cut to stay readable)."""
+    if isinstance(e, RulesError):
+        return e
+    text = str(e)
+    text = text if len(text) <= 200 else text[:200] + "…"
+    return RulesError([Problem(str(file), 1, 1, f"the file could not be loaded ({type(e).__name__}: {text})")])
+
+
 class CaseError(Exception):
     """A case does not fit the rule set's inputs: field path → messages."""
 
@@ -48,6 +58,18 @@ class DecisionConflict(Exception):
         self.output = output
         self.rule_ids = rule_ids
         super().__init__(f"output {output!r} is unique but set by rules {', '.join(rule_ids)}")
+
+
+class EvaluationLimit(CaseError):
+    """Deciding this case makes a value larger than the engine computes (engine.expressions' bounds):
+    the policy cannot decide it. A CaseError, so every caller answers it as a case that cannot be
+    decided — the API with a 422 naming the rule (the case is the client's and retrying cannot help),
+    the CLI with exit 2 — and never as a failed worker. `where` names the rule and the fact or output
+    once engine.evaluate knows them."""
+
+    def __init__(self, message: str, fact: str = "expression", where: str = "", rule_id: str | None = None):
+        self.message, self.fact, self.where, self.rule_id = message, fact, where, rule_id
+        super().__init__({fact: [f"{where}: {message}" if where else message]})
 
 
 class ExpressionError(Exception):

@@ -18,11 +18,14 @@ from .backends import make_matcher
 from .calendar import WorkCalendar, load_calendar
 from .case import read_as_of
 from .compiler import compile_ruleset
-from .errors import CaseError, RulesError
+from .errors import CaseError, Problem, RulesError, refusal
 from .evaluate import Decision, evaluate
 from .model import RuleSet
 
 NOT_RULESETS = {"calendar.yaml"}
+MAX_RULE_FILES = 100
+"""YAML files in a rules folder: each is read (and the service re-reads them on every change), so
+a folder of thousands is a mistake (a wrong path), not a policy."""
 
 
 @dataclass
@@ -48,17 +51,14 @@ class RuleBook:
     @classmethod
     def load(cls, folder="rules", backend: str = "durable") -> "RuleBook":
         folder = Path(folder)
-        if not folder.is_dir():
-            raise RulesError([_folder_problem(folder)])
+        files = rule_files(folder)
+        book = cls(folder, backend, WorkCalendar.package_only())
         try:
-            calendar = load_calendar(folder / "calendar.yaml")
+            book.calendar = read_calendar(folder / "calendar.yaml")
         except RulesError as e:
-            calendar = WorkCalendar.package_only()
-            book = cls(folder, backend, calendar)
             book.errors["calendar"] = e
             return book
-        book = cls(folder, backend, calendar)
-        for path in sorted(folder.glob("*.yaml")):
+        for path in files:
             if path.name not in NOT_RULESETS:
                 book.load_file(path)
         return book
@@ -66,13 +66,21 @@ class RuleBook:
     def load_file(self, path: Path) -> LoadedRuleSet | None:
         """(Re)compile one file; on failure the previous version keeps serving."""
         try:
-            rs = compile_ruleset(path, self.calendar)
+            loaded = self.install(compile_ruleset(path, self.calendar))
         except RulesError as e:
             self.errors[path.stem] = e
             return None
-        loaded = LoadedRuleSet(rs, make_matcher(rs, self.backend), datetime.now().astimezone())
-        self.rulesets[rs.name] = loaded
         self.errors.pop(path.stem, None)
+        return loaded
+
+    def install(self, rs: RuleSet) -> LoadedRuleSet:
+        """Serve a compiled rule set, bound to a new matcher; a backend failure refuses its file."""
+        try:
+            matcher = make_matcher(rs, self.backend)
+        except Exception as e:  # noqa: BLE001 - whatever the backend raises, the file is refused
+            raise refusal(rs.path, e) from None
+        loaded = LoadedRuleSet(rs, matcher, datetime.now().astimezone())
+        self.rulesets[rs.name] = loaded
         return loaded
 
     def get(self, name: str) -> LoadedRuleSet:
@@ -88,6 +96,19 @@ class RuleBook:
         return [p for e in self.errors.values() for p in e.problems]
 
 
-def _folder_problem(folder: Path):
-    from .errors import Problem
-    return Problem(str(folder), 1, 1, "rules folder not found")
+def rule_files(folder: Path) -> list[Path]:
+    """The YAML files of a rules folder, in order; a missing folder or too many files is refused."""
+    if not folder.is_dir():
+        raise RulesError([Problem(str(folder), 1, 1, "rules folder not found")])
+    files = sorted(folder.glob("*.yaml"))
+    if len(files) > MAX_RULE_FILES:
+        raise RulesError([Problem(str(folder), 1, 1, f"more than {MAX_RULE_FILES} YAML files in the rules folder")])
+    return files
+
+
+def read_calendar(path: Path, text: str | None = None) -> WorkCalendar:
+    """`load_calendar`, with any failure a located refusal of the calendar file."""
+    try:
+        return load_calendar(path, text)
+    except Exception as e:  # noqa: BLE001 - RecursionError, MemoryError, a loader bug: still a refusal
+        raise refusal(path, e) from None
