@@ -30,6 +30,7 @@ Schema (created on open if missing; safe when several worker processes open at o
     decisions(decision_id PK, created_at, ruleset, version, digest, as_of,
               case_data, response, fired, duration_ms, caller)
     index (ruleset, created_at, decision_id), index (created_at, decision_id)
+    decision_log_probe(id PK, probed_at)    -- one row, rewritten by ``writable`` (/readyz)
 
 SQLite keeps JSON as TEXT and ``created_at`` as fixed-width UTC ISO text
 (``2026-11-25T01:02:03.000004Z``), which sorts as time does; PostgreSQL keeps JSONB and TIMESTAMPTZ
@@ -40,12 +41,21 @@ convention (``api/jsonout``): written with ``ensure_ascii=False`` (Chinese stays
 back as ``Decimal`` -- nothing ever passes through a binary float, and money, which the engine
 already writes as strings, stays a string.  (A Python float given to ``record`` therefore comes back
 as the Decimal of its shortest repr: ``0.15`` -> ``Decimal("0.15")``.)  JSONB does not keep object
-key order, and, like JSON itself, cannot hold NaN/Infinity or a NUL character in a string:
-``record`` refuses those on both stores with ``ValueError`` rather than letting them fail only on
-PostgreSQL.
+key order, and, like JSON itself, cannot hold NaN/Infinity or a NUL character in a string, and
+neither store can hold a lone surrogate (``"\\ud800"``, which is not UTF-8): ``record`` (and
+``prepare``) refuse those on both stores with :class:`UnstorableEntry` (a ``ValueError``) naming
+the field, e.g. ``case.customer_name``, rather than letting them fail inside the database.
+
+Personal data: ``LogEntry.pii`` names the inputs marked ``pii: true`` and the facts and outputs
+computed from them (api/decisions.py works them out from the rule set).  The log masks them in
+one place, :func:`prepare`: every value under such a key, at any depth of the stored case and
+response (case fields, ``fired[].values``, ``not_fired[].values``, outputs, ``fired[].sets``), is
+stored as ``"***"`` (``null`` stays ``null``).  What the caller receives is not touched.
 
 Paging (``page``) is keyset paging on ``(created_at, decision_id)``: ``since`` is inclusive,
-``until`` exclusive, naive datetimes are taken as UTC.  The cursor is opaque (base64url).  Pages are
+``until`` exclusive, naive datetimes are taken as UTC.  The cursor is opaque (base64url); a cursor
+that is not one ``page`` issued, or a ``since``/``until`` that leaves the years 1-9999 in UTC, is a
+``ValueError`` with a message (the HTTP routes answer 400).  Pages are
 stable for a window that is already in the past; a decision committed late with a timestamp behind
 a cursor that has moved past it is not revisited (use ``until`` a little in the past for exports).
 
@@ -59,7 +69,9 @@ parent's connections (never closing them, which would disturb the parent) and op
 Errors: a duplicate decision id raises :class:`DuplicateDecisionError`; a store that cannot be
 reached or fails raises :class:`DecisionLogUnavailable` (both are :class:`DecisionLogError`).
 ``open`` does not fail when PostgreSQL is down: the schema is created on the first connection that
-succeeds, and ``ping`` reports reachability for ``/readyz``.  ``open`` raises ``ValueError`` for a
+succeeds, and ``ping`` reports reachability for ``/readyz``; ``writable`` reports whether a
+decision can be stored now (a committed write of the probe row: a read-only database or a full
+disk answers False).  ``open`` raises ``ValueError`` for a
 URL it does not understand, naming the scheme (never echoing the URL, which may hold a password).
 """
 from __future__ import annotations
@@ -73,6 +85,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -87,6 +100,18 @@ DEFAULT_CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_TIMEOUT_S = 10.0
 MAX_PAGE = 10_000
 POOL_IDLE_MAX = 8
+# A decision id the service gives is a 36-character UUID; the bound keeps every cursor we issue
+# (base64 of [timestamp, id], at most ~740 characters for 128 four-byte characters) under
+# MAX_CURSOR_CHARS, so a longer cursor is refused before it is decoded.
+MAX_DECISION_ID_CHARS = 128
+MAX_CURSOR_CHARS = 1024
+# Nesting of a stored case or decision: far deeper than any case the inputs admit or any decision
+# the engine writes, and far below Python's recursion limit for the walks and json.dumps here.
+MAX_JSON_DEPTH = 100
+# /readyz writes the probe row at most this often per process (a probe is one small commit with
+# an fsync); callers in between get the last answer.
+PROBE_MAX_AGE_S = 1.0
+MASK = "***"   # what the log keeps for a value of a `pii: true` input (or a value computed from one)
 
 COLUMNS = ("decision_id", "created_at", "ruleset", "version", "digest", "as_of",
            "case_data", "response", "fired", "duration_ms", "caller")
@@ -105,6 +130,16 @@ class DecisionLogUnavailable(DecisionLogError):
     """The database could not be reached or failed."""
 
 
+class UnstorableEntry(ValueError):
+    """A value the log cannot store (NUL, a lone surrogate, NaN, nesting too deep, not JSON);
+    ``field`` names where, e.g. ``case.customer_name`` or ``decision_id``."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
 @dataclass
 class LogEntry:
     decision_id: str
@@ -113,26 +148,40 @@ class LogEntry:
     version: str
     digest: str
     as_of: str                    # ISO string as returned
-    case: dict                    # already masked by the caller (PII)
+    case: dict                    # the case as sent
     response: dict                # the full decision JSON exactly as returned to the client
     fired: list[str]
     duration_ms: float
     caller: str
+    # Names whose values the log masks (MASK) wherever they appear as a key in the stored case
+    # and response: the `pii: true` inputs and the facts and outputs computed from them.
+    pii: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    """A LogEntry checked, masked and serialised (:func:`prepare`): ``record`` stores it as is."""
+
+    row: tuple
 
 
 # --------------------------------------------------------------------------- helpers
 
-def _utc(dt: datetime, *, naive_ok: bool) -> datetime:
+def _utc(dt: datetime, name: str) -> datetime:
+    """dt in UTC (a naive one is taken as UTC); ValueError naming it when that leaves years 1-9999
+    (``9999-12-31T23:00:00-10:00``, ``0001-01-01T00:00:00+14:00``)."""
     if dt.tzinfo is None or dt.utcoffset() is None:
-        if not naive_ok:
-            raise ValueError("created_at must be timezone-aware")
         return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{name} {dt.isoformat()} is out of range: in UTC it falls outside "
+                         "the years 1 to 9999") from None
 
 
 def format_ts(dt: datetime) -> str:
     """Fixed-width UTC ISO form, e.g. ``2026-11-25T01:02:03.000004Z`` (sorts as time does)."""
-    u = _utc(dt, naive_ok=True)
+    u = _utc(dt, "time")
     return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
             f".{u.microsecond:06d}Z")
 
@@ -141,21 +190,65 @@ def _parse_ts(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def _has_nul(obj: Any) -> bool:
+def _text_problem(s: str) -> str | None:
+    """Why a string cannot be stored (both stores keep UTF-8 text without NUL), or None."""
+    if "\x00" in s:
+        return "holds a NUL character, which the decision log cannot store"
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"holds a lone surrogate (U+{ord(s[e.start]):04X}), which is not text"
+    return None
+
+
+def _shown(key: str) -> str:
+    """A key as it can be named in a message: a NUL or a lone surrogate written as an escape."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _find_unstorable(obj: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
+    """(path, problem) of the first string in obj that cannot be stored, or of nesting too deep."""
     if isinstance(obj, str):
-        return "\x00" in obj
+        problem = _text_problem(obj)
+        return (path, problem) if problem else None
+    if depth >= MAX_JSON_DEPTH and isinstance(obj, (dict, list, tuple)):
+        return path, f"is nested deeper than {MAX_JSON_DEPTH} levels"
     if isinstance(obj, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in obj.items())
+        for k, v in obj.items():
+            sub = f"{path}.{_shown(k) if isinstance(k, str) else k}"
+            if isinstance(k, str) and (problem := _text_problem(k)):
+                return sub, f"its name {problem}"
+            if found := _find_unstorable(v, sub, depth + 1):
+                return found
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            if found := _find_unstorable(v, f"{path}[{i}]", depth + 1):
+                return found
+    return None
+
+
+def _masked(obj: Any, names: frozenset, what: str, depth: int = 0) -> Any:
+    """obj with the value of every key in ``names``, at any depth, replaced by MASK (None stays);
+    UnstorableEntry for nesting deeper than MAX_JSON_DEPTH (nothing below it goes unmasked)."""
+    if isinstance(obj, dict):
+        if depth >= MAX_JSON_DEPTH:
+            raise UnstorableEntry(what, f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        return {k: MASK if k in names and v is not None else _masked(v, names, what, depth + 1)
+                for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return any(_has_nul(v) for v in obj)
-    return False
+        if depth >= MAX_JSON_DEPTH:
+            raise UnstorableEntry(what, f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        return [_masked(v, names, what, depth + 1) for v in obj]
+    return obj
 
 
 _DECIMAL_TOKEN = re.compile(r'"\\u0000(\d+)\\u0000"')
 
 
 def _dumps(obj: Any, what: str) -> str:
-    """Compact UTF-8 JSON; a Decimal is written as the JSON number it spells, digit for digit."""
+    """Compact UTF-8 JSON; a Decimal is written as the JSON number it spells, digit for digit.
+
+    Raises UnstorableEntry naming the path (``case.name``) of what cannot be stored."""
     decimals: list[str] = []
 
     def default(o: Any) -> Any:
@@ -169,11 +262,16 @@ def _dumps(obj: Any, what: str) -> str:
     try:
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                           default=default)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{what} is not storable JSON: {e}") from None
+        text.encode("utf-8")   # a lone surrogate passes json.dumps but no store can hold it
+    except (TypeError, ValueError, RecursionError) as e:
+        found = _find_unstorable(obj, what)
+        if found:
+            raise UnstorableEntry(*found) from None
+        raise UnstorableEntry(what, f"is not storable JSON: {e}") from None
     if "\\u0000" in text:
-        if _has_nul(obj):
-            raise ValueError(f"{what} holds a NUL character, which the decision log cannot store")
+        found = _find_unstorable(obj, what)
+        if found:
+            raise UnstorableEntry(*found)
         text = _DECIMAL_TOKEN.sub(lambda m: decimals[int(m.group(1))], text)
     return text
 
@@ -183,43 +281,75 @@ def _loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
+# the one form a cursor's timestamp has (format_ts): nothing to overflow, nothing to interpret
+_CURSOR_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
 def _encode_cursor(created_at: str, decision_id: str) -> str:
     raw = json.dumps([created_at, decision_id], ensure_ascii=False, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> tuple[str, str]:
+    """(created_at, decision_id) of a cursor from :func:`_encode_cursor`; ValueError for anything else."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ts, did = json.loads(raw)
-        if not isinstance(ts, str) or not isinstance(did, str):
+        if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
             raise ValueError
-        _parse_ts(ts)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ts, did = json.loads(raw.decode("utf-8"))
+        if not (isinstance(ts, str) and _CURSOR_TS.fullmatch(ts) and isinstance(did, str)
+                and 0 < len(did) <= MAX_DECISION_ID_CHARS and _text_problem(did) is None):
+            raise ValueError
+        _parse_ts(ts)   # a real date and time (month 13 or second 61 are refused)
         return ts, did
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("invalid paging cursor") from None
+    except (ValueError, TypeError, RecursionError, binascii.Error):
+        raise ValueError("invalid paging cursor: pass the `next` value of the previous page unchanged") \
+            from None
 
 
-def _validate(e: LogEntry) -> tuple:
-    if not isinstance(e.decision_id, str) or not e.decision_id:
-        raise ValueError("decision_id must be a non-empty string")
+def _text_field(name: str, v: Any) -> None:
+    if not isinstance(v, str):
+        raise UnstorableEntry(name, "must be a string")
+    if problem := _text_problem(v):
+        raise UnstorableEntry(name, problem)
+
+
+def prepare(e: LogEntry) -> PreparedEntry:
+    """Check an entry, mask its personal data and serialise it, without storing it.
+
+    Masking happens here, and only here: every value keyed by a name in ``e.pii`` anywhere in the
+    case and the response (case fields, ``fired[].values``, ``not_fired[].values``, outputs, ...)
+    is stored as MASK.  The case is checked before masking, so a value that could not be stored is
+    named even when it is personal.  Raises UnstorableEntry (a ValueError) naming the field."""
+    _text_field("decision_id", e.decision_id)
+    if not e.decision_id or len(e.decision_id) > MAX_DECISION_ID_CHARS:
+        raise UnstorableEntry("decision_id", f"must have 1 to {MAX_DECISION_ID_CHARS} characters")
     if not isinstance(e.created_at, datetime):
-        raise ValueError("created_at must be a datetime")
+        raise UnstorableEntry("created_at", "must be a datetime")
+    if e.created_at.tzinfo is None or e.created_at.utcoffset() is None:
+        raise UnstorableEntry("created_at", "must be timezone-aware")
+    try:
+        created_at = _utc(e.created_at, "created_at")
+    except ValueError as err:
+        raise UnstorableEntry("created_at", str(err)) from None
     fired = [str(f) for f in e.fired]
-    duration = float(e.duration_ms)
+    for i, f in enumerate(fired):
+        _text_field(f"fired[{i}]", f)
+    try:
+        duration = float(e.duration_ms)
+    except (TypeError, ValueError, OverflowError):
+        duration = math.nan
     if not math.isfinite(duration):
-        raise ValueError("duration_ms must be finite")
+        raise UnstorableEntry("duration_ms", "must be a finite number")
     for name in ("ruleset", "version", "digest", "as_of", "caller"):
-        v = getattr(e, name)
-        if not isinstance(v, str):
-            raise ValueError(f"{name} must be a string")
-        if "\x00" in v:
-            raise ValueError(f"{name} holds a NUL character")
-    if any("\x00" in f for f in fired):
-        raise ValueError("fired holds a NUL character")
-    return (e.decision_id, _utc(e.created_at, naive_ok=False), e.ruleset, e.version, e.digest,
-            e.as_of, _dumps(e.case, "case"), _dumps(e.response, "response"), fired, duration,
-            e.caller)
+        _text_field(name, getattr(e, name))
+    names = frozenset(e.pii)
+    if names:
+        _dumps(e.case, "case")   # names a value that cannot be stored even where it is masked below
+    case = _dumps(_masked(e.case, names, "case"), "case")   # the case is small: always depth-checked
+    response = _dumps(_masked(e.response, names, "response") if names else e.response, "response")
+    return PreparedEntry((e.decision_id, created_at, e.ruleset, e.version,
+                          e.digest, e.as_of, case, response, fired, duration, e.caller))
 
 
 # --------------------------------------------------------------------------- pool
@@ -283,6 +413,9 @@ class DecisionLog:
 
     def __init__(self, backend: "_Backend"):
         self._b = backend
+        self._probe_lock = threading.Lock()
+        self._probed_at = -math.inf
+        self._writable: bool | None = None   # the last probe's answer; None before the first
 
     @classmethod
     def open(cls, url: str | None, var_dir: str | Path = "var") -> "DecisionLog":
@@ -319,14 +452,19 @@ class DecisionLog:
     def __repr__(self) -> str:
         return f"<DecisionLog {self.target}>"
 
-    def record(self, entries: list[LogEntry]) -> None:
-        """Store all entries in one transaction; committed (durable) when this returns."""
-        rows = [_validate(e) for e in entries]
+    def record(self, entries: list[LogEntry | PreparedEntry]) -> None:
+        """Store all entries in one transaction; committed (durable) when this returns.
+
+        A LogEntry is prepared here (:func:`prepare`: checked and masked); raises UnstorableEntry."""
+        rows = [(e if isinstance(e, PreparedEntry) else prepare(e)).row for e in entries]
         if not rows:
             return
         self._b.record(rows)
 
     def get(self, decision_id: str) -> dict | None:
+        if not isinstance(decision_id, str) or len(decision_id) > MAX_DECISION_ID_CHARS \
+                or _text_problem(decision_id):
+            return None   # no such id can be in the log (and some could not even be sent to it)
         return self._b.get(decision_id)
 
     def page(self, ruleset: str | None = None, since: datetime | None = None,
@@ -340,9 +478,11 @@ class DecisionLog:
         for name, v in (("since", since), ("until", until)):
             if v is not None and not isinstance(v, datetime):
                 raise TypeError(f"{name} must be a datetime")
+        if ruleset is not None and (not isinstance(ruleset, str) or _text_problem(ruleset)):
+            raise ValueError("ruleset must be text (no NUL, no lone surrogate)")
         key = _decode_cursor(after) if after else None
-        s = _utc(since, naive_ok=True) if since is not None else None
-        u = _utc(until, naive_ok=True) if until is not None else None
+        s = _utc(since, "since") if since is not None else None
+        u = _utc(until, "until") if until is not None else None
         rows = self._b.page(ruleset, s, u, key, limit + 1)
         if len(rows) > limit:
             rows = rows[:limit]
@@ -367,6 +507,31 @@ class DecisionLog:
         except Exception:  # noqa: BLE001 - any failure means not ready
             return False
 
+    def writable(self) -> bool:
+        """Whether a decision can be stored now (for /readyz); never raises.
+
+        Commits one row of the probe table, not a decision: a read-only database, a full disk or a
+        store that refuses writes all answer False.  Probes at most every PROBE_MAX_AGE_S per
+        process; in between, and while another thread probes, the last answer is given (False
+        before the first).  A change of answer is logged once."""
+        if time.monotonic() - self._probed_at < PROBE_MAX_AGE_S \
+                or not self._probe_lock.acquire(blocking=False):
+            return bool(self._writable)
+        try:
+            try:
+                self._b.probe_write()
+                ok = True
+            except Exception as e:  # noqa: BLE001 - any failure means a decision cannot be stored
+                ok = False
+                if self._writable is not False:
+                    log.warning("decision log %s cannot be written: %s", self.target, e)
+            if ok and self._writable is False:
+                log.warning("decision log %s can be written again", self.target)
+            self._writable, self._probed_at = ok, time.monotonic()
+            return ok
+        finally:
+            self._probe_lock.release()
+
     def close(self) -> None:
         self._b.pool.close()
 
@@ -386,6 +551,7 @@ class _Backend:
     def get(self, decision_id: str) -> dict | None: ...
     def page(self, ruleset, since, until, key, n) -> list[dict]: ...
     def ping(self) -> bool: ...
+    def probe_write(self) -> None: ...
 
 
 def _row_dict(r: tuple, created_at: str, case: Any, response: Any, fired: list) -> dict:
@@ -414,7 +580,11 @@ _SQLITE_SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS decisions_ruleset_created ON decisions (ruleset, created_at, decision_id)",
     "CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created_at, decision_id)",
+    "CREATE TABLE IF NOT EXISTS decision_log_probe (id INTEGER PRIMARY KEY, probed_at TEXT NOT NULL)",
 )
+# the readiness probe: one row, rewritten (a real commit, never a decision)
+_PROBE_SQL = ("INSERT INTO decision_log_probe (id, probed_at) VALUES (1, {p}) "
+              "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at")
 
 
 class _SQLite(_Backend):
@@ -469,11 +639,18 @@ class _SQLite(_Backend):
     def record(self, rows: list[tuple]) -> None:
         params = [(r[0], format_ts(r[1]), *r[2:8], json.dumps(r[8], ensure_ascii=False), *r[9:])
                   for r in rows]
+        self._write(f"INSERT INTO decisions ({_SELECT}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                    params)
+
+    def probe_write(self) -> None:
+        self._write(_PROBE_SQL.format(p="?"), [(format_ts(datetime.now(timezone.utc)),)])
+
+    def _write(self, sql: str, params: list[tuple]) -> None:
+        """One write transaction, committed when this returns."""
         with self._conn() as conn, self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(f"INSERT INTO decisions ({_SELECT}) VALUES "
-                                 f"({', '.join('?' * len(COLUMNS))})", params)
+                conn.executemany(sql, params)
                 conn.execute("COMMIT")
             except BaseException as e:
                 if conn.in_transaction:
@@ -539,6 +716,7 @@ _PG_SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS decisions_ruleset_created ON decisions (ruleset, created_at, decision_id)",
     "CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created_at, decision_id)",
+    "CREATE TABLE IF NOT EXISTS decision_log_probe (id integer PRIMARY KEY, probed_at timestamptz NOT NULL)",
 )
 _PG_SCHEMA_LOCK = 0x61667465  # advisory lock key: concurrent CREATE ... IF NOT EXISTS can still collide
 
@@ -637,9 +815,15 @@ class _Postgres(_Backend):
         return DecisionLogUnavailable(f"decision log ({self.target}) failed: {e}")
 
     def record(self, rows: list[tuple]) -> None:
+        self._write(f"INSERT INTO decisions ({_SELECT}) VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::text[], %s, %s)", rows)
+
+    def probe_write(self) -> None:
+        self._write(_PROBE_SQL.format(p="%s"), [(datetime.now(timezone.utc),)])
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        """One write transaction, committed when this returns."""
         psycopg = self._psycopg
-        sql = (f"INSERT INTO decisions ({_SELECT}) VALUES "
-               "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::text[], %s, %s)")
 
         def work(conn):
             try:

@@ -1,9 +1,10 @@
 """Deciding through the service: evaluate, give the decision an id, log it durably.
 
 A decision is written to the decision log — and committed — before the response
-leaves, so every 200 the caller saw can be found again. Inputs marked `pii: true`
-are masked in what the log keeps (the case, and the fact values in the
-explanation); the caller still gets its decision in full.
+leaves, so every 200 the caller saw can be found again. Inputs marked `pii: true`,
+and the derived facts and outputs computed from them, are masked by the log itself
+wherever they appear in what it keeps (api/decision_log.prepare); the caller still
+gets its decision in full.
 """
 from __future__ import annotations
 
@@ -12,13 +13,11 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from engine.errors import CaseError, DecisionConflict
+from engine.errors import CaseError, DecisionConflict, EvaluationLimit
 
-from .decision_log import LogEntry
+from .decision_log import LogEntry, PreparedEntry, UnstorableEntry, prepare
 from .metrics import DECISIONS, LATENCY
 from .problems import Problem, case_errors
-
-MASK = "***"
 
 
 def _outcome(ruleset, response: dict) -> str:
@@ -29,14 +28,25 @@ def _outcome(ruleset, response: dict) -> str:
     return "decided"
 
 
-def _masked(ruleset, case: dict, response: dict) -> tuple[dict, dict]:
-    pii = {n for n, i in ruleset.inputs.items() if i.pii}
-    if not pii:
-        return case, response
-    case = {k: (MASK if k in pii and v is not None else v) for k, v in case.items()}
-    fired = [dict(f, values={k: (MASK if k in pii and v is not None else v) for k, v in f["values"].items()})
-             for f in response["fired"]]
-    return case, dict(response, fired=fired)
+def pii_names(ruleset) -> frozenset:
+    """The names whose values the decision log masks: the `pii: true` inputs, and every derived
+    fact or output whose value is computed from one of them (transitively). A fact or output that
+    a pii value only decides *whether* a rule fires (its condition) is not masked: the decision
+    stays auditable. Worked out once per rule-set version."""
+    cached = ruleset.__dict__.get("_pii_names")
+    if cached is not None:
+        return cached
+    names = {n for n, i in ruleset.inputs.items() if i.pii}
+    computed = [(d.name, d.expr.names) for d in ruleset.derived]
+    computed += [(d.name, d.expr.names) for s in ruleset.stages for d in s.derived]
+    computed += [(o, e.names) for r in ruleset.rules for o, e in r.then.items()]
+    grew = bool(names)
+    while grew:  # each pass adds at least one name, so at most len(computed) passes
+        added = {name for name, reads in computed if name not in names and reads & names}
+        names |= added
+        grew = bool(added)
+    cached = ruleset.__dict__["_pii_names"] = frozenset(names)
+    return cached
 
 
 class GroupCommit:
@@ -108,10 +118,14 @@ class DecisionService:
             raise Problem(404, "Not Found", f"unknown rule set {name!r}", kind="unknown-ruleset")
         return loaded
 
-    def _decide(self, loaded, case, as_of, explain, caller) -> tuple[dict, LogEntry]:
+    def _decide(self, loaded, case, as_of, explain, caller) -> tuple[dict, PreparedEntry]:
         started = time.perf_counter()
         try:
             decision = loaded.decide(case, as_of=as_of, explain=explain)
+        except EvaluationLimit as e:  # a valid case the policy cannot decide: 422 naming the rule, not a 5xx
+            DECISIONS.labels(loaded.ruleset.name, "limit").inc()
+            raise Problem(422, "Case cannot be decided", f"{e.where}: {e.message}",
+                          kind="evaluation-limit") from None
         except CaseError as e:
             DECISIONS.labels(loaded.ruleset.name, "invalid").inc()
             raise Problem(422, "Invalid case", "the case does not fit the rule set's inputs",
@@ -122,12 +136,17 @@ class DecisionService:
                           kind="rule-conflict") from None
         duration = (time.perf_counter() - started) * 1000
         response = {"decision_id": str(uuid.uuid4()), **decision.to_json()}
-        logged_case, logged_response = _masked(loaded.ruleset, case, response)
         entry = LogEntry(decision_id=response["decision_id"], created_at=datetime.now(timezone.utc),
                          ruleset=loaded.ruleset.name, version=loaded.ruleset.version, digest=loaded.ruleset.digest,
-                         as_of=response["as_of"], case=logged_case, response=logged_response,
-                         fired=[f["id"] for f in response["fired"]], duration_ms=duration, caller=caller)
-        return response, entry
+                         as_of=response["as_of"], case=case, response=response,
+                         fired=[f["id"] for f in response["fired"]], duration_ms=duration, caller=caller,
+                         pii=pii_names(loaded.ruleset))
+        try:
+            return response, prepare(entry)  # checked and masked here, per case: a batch item's own error
+        except UnstorableEntry as e:
+            DECISIONS.labels(loaded.ruleset.name, "invalid").inc()
+            raise Problem(422, "Invalid case", "the case holds a value the decision log cannot store",
+                          errors={e.field: [e.problem]}, kind="invalid-case") from None
 
     def decide(self, name, case, as_of, explain, caller) -> dict:
         loaded = self.loaded(name)  # one version for the whole request, whatever reloads meanwhile
@@ -145,6 +164,8 @@ class DecisionService:
                 try:
                     response, entry = self._decide(loaded, case, as_of, explain, caller)
                 except Problem as p:
+                    if p.errors and "case" in p.errors:  # the item is not an object: name it by its place
+                        p.errors[f"cases[{i}]"] = p.errors.pop("case")
                     results.append({"index": i, "error": p.body()})
                     continue
                 results.append(response)

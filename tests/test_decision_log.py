@@ -7,10 +7,8 @@ case they fail.  Every PostgreSQL test gets a fresh schema of its own, dropped a
 """
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +28,7 @@ from api.decision_log import (
 
 ROOT = Path(__file__).resolve().parent.parent
 from .conftest import PG_URL
+from .ports import loopback_port
 T0 = datetime(2026, 11, 25, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 CST = timezone(timedelta(hours=8))
 
@@ -262,10 +261,7 @@ def test_ping(log):
 
 
 def test_ping_false_for_unreachable_postgresql():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()   # never listened: connections are refused
+    port = loopback_port()   # free, and nothing listens: connections are refused
     url = f"postgresql://nobody:secret@127.0.0.1:{port}/none?connect_timeout=1"
     lg = DecisionLog.open(url)   # does not fail: the server may come up later
     assert lg.kind == "postgresql"
