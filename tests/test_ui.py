@@ -6,6 +6,7 @@ import shutil
 from html.parser import HTMLParser
 
 import pytest
+from flask.testing import FlaskClient
 
 from api.settings import Token
 from api.ui import words
@@ -54,8 +55,19 @@ def app(tmp_path):
     return make_app(tmp_path)
 
 
+class FormClient(FlaskClient):
+    """A browser that sends the form's CSRF token, as the pages' own forms do (tests/test_ui_hardening.py
+    checks that a form without it is refused)."""
+
+    def post(self, *args, **kwargs):
+        if isinstance(kwargs.get("data"), dict) and "csrf" not in kwargs["data"]:
+            kwargs["data"] = dict(kwargs["data"], csrf=csrf_of(self))
+        return super().post(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = FormClient
     return app.test_client()
 
 
@@ -277,7 +289,7 @@ def secured(tmp_path):
 
 
 def login(client, token):
-    r = client.post("/ui/login", data={"token": token, "next": "/ui/"})
+    r = client.post("/ui/login", data={"token": token, "next": "/ui/", "csrf": csrf_of(client, "/ui/login")})
     assert r.status_code == 302, text(r)
     return Page(text(client.get("/ui/decide/warranty"))).ids.get("csrf")
 
@@ -289,7 +301,8 @@ def csrf_of(client, path="/ui/decide/warranty"):
 def test_with_tokens_pages_need_a_login_and_follow_the_roles(secured):
     r = secured.get("/ui/decisions")
     assert r.status_code == 302 and "/ui/login" in r.headers["Location"]
-    assert secured.post("/ui/login", data={"token": "wrong-token-0123456789"}).status_code == 401
+    assert secured.post("/ui/login", data={"token": "wrong-token-0123456789",
+                                           "csrf": csrf_of(secured, "/ui/login")}).status_code == 401
     login(secured, DECIDE)
     assert secured.get("/ui/").status_code == 200
     r = secured.post("/ui/decide/warranty", data=WARRANTY_FORM)  # no CSRF token
@@ -299,7 +312,7 @@ def test_with_tokens_pages_need_a_login_and_follow_the_roles(secured):
     decision_id = re.search(r'data-testid="permalink">([0-9a-f-]{36})<', text(r))[1]
     assert secured.get("/ui/decisions").status_code == 403  # audit only
     assert secured.get(f"/ui/decisions/{decision_id}").status_code == 403
-    secured.post("/ui/logout")
+    secured.post("/ui/logout", data={"csrf": csrf_of(secured)})
     login(secured, AUDIT)
     html = text(secured.get("/ui/decisions"))
     assert "ui:counter" in html

@@ -8,11 +8,13 @@
     /ui/decisions               recent decisions (audit), by rule set and date
     /ui/decisions/<id>          a logged decision, on its decision page (audit)
 
-Roles are the API's (api/auth.py): open when no tokens are configured; otherwise a
-token typed into /ui/login is checked and a digest of it kept in Flask's signed
-session cookie (secret: AFTERSALES_SECRET_KEY, else derived from the configured
-tokens, so every gunicorn worker agrees and a changed token list signs everyone out).
-Forms then carry a CSRF token. Every decision made from a page goes through
+Roles are the API's (api/auth.py): open when no tokens are configured (loopback Host
+names only); otherwise a token typed into /ui/login is checked and a random session id
+kept in Flask's signed session cookie (HttpOnly, SameSite=Lax, Secure over TLS; key:
+AFTERSALES_SECRET_KEY, else var/ui-secret-key, so every gunicorn worker agrees). What
+the id stands for lives server-side (api/ui/sessions.py): logging out ends it in every
+worker, and a removed or changed token ends its sign-ins. Every form, login and logout
+included, carries the session's CSRF token, with or without tokens. Every decision made from a page goes through
 DecisionService.decide — validated, logged and counted like an API decision, with
 the caller "ui:<token name>" (or "ui:local").
 """

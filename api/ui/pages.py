@@ -1,30 +1,30 @@
 """The views of the web pages (see api/ui/__init__.py)."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
 from collections import deque
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
-from flask import (Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for)
+from flask import (Blueprint, current_app, g, redirect, render_template, request, session, url_for)
+from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from engine.case import read_as_of
 from engine.errors import CaseError
-from engine.types import CHINA
+from engine.types import CHINA, parse_date, parse_datetime
 
 from ..auth import _caller
 from ..decision_log import DecisionLogUnavailable
 from ..problems import Problem
-from ..settings import ROLES
-from . import forms, rules, timeline, words
+from ..settings import ROLES, SettingsError
+from . import forms, rules, sessions, timeline, words
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -39,17 +39,36 @@ RECENT_LIMIT = 100
 RECENT_SCAN = 50_000
 
 
+class _Cookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie (HttpOnly, SameSite=Lax), marked Secure when the request came over TLS.
+
+    request.is_secure is true behind gunicorn's own TLS, or when a proxy that gunicorn trusts
+    (`forwarded_allow_ips`: the FORWARDED_ALLOW_IPS variable, loopback by default) sends
+    X-Forwarded-Proto: https; no other client can make it claim TLS."""
+
+    def get_cookie_secure(self, app):
+        return request.is_secure
+
+
 @bp.record_once
 def _setup(state):
     app = state.app
     settings = app.config["SETTINGS"]
-    if not app.secret_key:
-        key = os.environ.get("AFTERSALES_SECRET_KEY")
-        if not key and settings.tokens:  # the same in every worker; changes when the tokens change
-            key = hashlib.sha256(b"aftersales-ui\0" + b"\0".join(sorted(s.encode() for s in settings.tokens))).hexdigest()
-        app.secret_key = key or secrets.token_hex(32)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "aftersales_ui")
+    try:
+        if not app.secret_key:  # the same in every worker, so a cookie signed by one is good in the others
+            app.secret_key = os.environ.get("AFTERSALES_SECRET_KEY") or sessions.shared_key(settings.var_dir)
+        app.extensions["aftersales_ui"] = (sessions.SessionStore(settings.var_dir / "ui-sessions.db")
+                                           if settings.tokens else None)
+    except (OSError, sessions.SessionsUnavailable) as e:
+        raise SettingsError(f"{settings.var_dir}: the web pages cannot keep their cookie key and sign-ins there "
+                            f"({e})") from None
+    app.session_interface = _Cookies()
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_NAME"] = "aftersales_ui"
+
+
+def _sessions() -> sessions.SessionStore:
+    return current_app.extensions["aftersales_ui"]
 
 
 def _service():
@@ -72,12 +91,8 @@ def _language():
 @bp.after_request
 def _remember_language(response):
     if g.get("set_lang"):
-        response.set_cookie("lang", g.lang, max_age=365 * 86400, samesite="Lax")
+        response.set_cookie("lang", g.lang, max_age=365 * 86400, samesite="Lax", secure=request.is_secure)
     return response
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(b"aftersales-ui-token\0" + secret.encode()).hexdigest()
 
 
 def _user() -> tuple[str, frozenset] | None:
@@ -87,12 +102,19 @@ def _user() -> tuple[str, frozenset] | None:
     if request.headers.get("Authorization"):
         name = _caller(settings)  # a Problem 401 on a bad token
         return name, g.roles
-    held = session.get("token")
+    sid = session.get("sid")
+    held = _sessions().token_fp(sid) if isinstance(sid, str) else None
     if held:
-        for secret, token in settings.tokens.items():
-            if hmac.compare_digest(_digest(secret), held):
+        for secret, token in settings.tokens.items():  # roles from the settings, as they are now
+            if hmac.compare_digest(sessions.fingerprint(current_app.secret_key, secret), held):
                 return token.name, token.roles
     return None
+
+
+def _csrf_ok() -> bool:
+    """The form carries this browser session's CSRF token (open mode too: any local page could post)."""
+    kept = session.get("csrf")
+    return isinstance(kept, str) and hmac.compare_digest(request.form.get("csrf", "").encode(), kept.encode())
 
 
 def page(role: str | None = None, post_role: str | None = None):
@@ -108,7 +130,7 @@ def page(role: str | None = None, post_role: str | None = None):
             needed = post_role if request.method == "POST" and post_role else role
             if needed and needed not in g.ui_roles:
                 return _error(403, f'{words.text("needs_role", g.lang)} “{needed}”')
-            if request.method == "POST" and not _settings().open_access and request.form.get("csrf") != session.get("csrf"):
+            if request.method == "POST" and not _csrf_ok():
                 return _error(400, words.text("csrf", g.lang))
             return view(*args, **kwargs)
         return wrapper
@@ -123,9 +145,7 @@ def t(key: str) -> str:
 def _context():
     if not request.blueprint == "ui":
         return {}
-    csrf = ""
-    if not _settings().open_access:
-        csrf = session.setdefault("csrf", secrets.token_urlsafe(24))
+    csrf = session.setdefault("csrf", secrets.token_urlsafe(24))
     return {"t": t, "lang": g.get("lang", "zh"), "user": g.get("ui_user"), "roles": g.get("ui_roles", frozenset()),
             "open_access": _settings().open_access, "csrf": csrf,
             "lang_url": lambda lang: request.path + "?" + urlencode({**request.args.to_dict(), "lang": lang})}
@@ -146,6 +166,12 @@ def _http_error(e: HTTPException):
     return _error(e.code or 500, e.description or "")
 
 
+@bp.errorhandler(sessions.SessionsUnavailable)
+def _sessions_down(e):
+    current_app.logger.error("web sign-ins unavailable: %s", e)
+    return _error(503, "the sign-in table cannot be read or written; try again later")
+
+
 @bp.errorhandler(DecisionLogUnavailable)
 def _log_down(e):
     current_app.logger.error("decision log unavailable: %s", e)
@@ -160,12 +186,14 @@ def login():
     if _settings().open_access:
         return redirect(target)
     error = ""
+    if request.method == "POST" and not _csrf_ok():
+        return render_template("ui/login.html", next=target, error=t("csrf")), 400
     if request.method == "POST":
         given = request.form.get("token", "").strip()
         for secret in _settings().tokens:
             if hmac.compare_digest(secret.encode(), given.encode()):
-                session.clear()
-                session["token"] = _digest(secret)
+                session.clear()  # a new session id and a new CSRF token: nothing carried over from before
+                session["sid"] = _sessions().open(sessions.fingerprint(current_app.secret_key, secret))
                 return redirect(target)
         error = t("bad_token")
     return render_template("ui/login.html", next=target, error=error), 401 if error else 200
@@ -173,6 +201,12 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends the sign-in server-side: the old cookie no longer works in any worker."""
+    if not _csrf_ok():
+        return _error(400, t("csrf"))
+    sid = session.get("sid")
+    if isinstance(sid, str) and _sessions() is not None:
+        _sessions().revoke(sid)
     session.clear()
     return redirect(url_for("ui.login"))
 
@@ -377,14 +411,15 @@ def decision(decision_id):
                            action=url_for("ui.decide", name=name), from_log=True, record=record)
 
 
-def _day_arg(key: str) -> date | None:
+def _arg(key: str, parse):
+    """A query parameter read by the engine's own parser (bounded years); bad input is a 400 naming it."""
     value = request.args.get(key, "").strip()
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        abort(400)
+        return parse(value)
+    except ValueError as e:
+        raise Problem(400, "Bad Request", f"{key}: {e}") from None
 
 
 def _created(value) -> datetime:
@@ -399,19 +434,15 @@ def recent():
     svc = _service()
     today = datetime.now(CHINA).date()
     ruleset = request.args.get("ruleset") or None
-    since_day = _day_arg("since")
-    until_day = _day_arg("until")
-    if since_day is None and until_day is None and not request.args.get("before"):
+    since_day = _arg("since", parse_date)
+    until_day = _arg("until", parse_date)
+    before = _arg("before", parse_datetime)  # the paging cursor: the time of the last row shown
+    if since_day is None and until_day is None and before is None:
         since_day = today - timedelta(days=6)
     since = datetime.combine(since_day, time(0), CHINA) if since_day else None
     until = datetime.combine(until_day + timedelta(days=1), time(0), CHINA) if until_day else None
-    before = request.args.get("before")
-    if before:
-        try:
-            b = _created(before)
-        except ValueError:
-            abort(400)
-        until = min(until, b) if until else b
+    if before is not None:
+        until = min(until, before) if until else before
     newest: deque = deque(maxlen=RECENT_LIMIT)
     total, cursor, capped = 0, None, False
     while True:

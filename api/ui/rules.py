@@ -8,7 +8,7 @@ from pathlib import Path
 from markupsafe import Markup, escape
 
 from engine.errors import RulesError
-from engine.model import All, AnyOf, Atom, Not
+from engine.model import All, Atom, Not
 from engine.ruletests import load_tests, run_test
 from engine.types import to_json
 

@@ -3,11 +3,13 @@
 Request time, each step's due time (a diamond) and reached time (a dot), coloured by the
 step's status from the decision; the days behind, with weekends and public holidays
 shaded from the engine's own working-day calendar. Nothing is computed here but pixels.
+At most MAX_DAYS days are drawn, whatever the dates say; a moment outside them sits at
+the clipped edge, which is marked, and keeps its real time in its tooltip and the summary.
 """
 from __future__ import annotations
 
 import math
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from markupsafe import Markup, escape
 
@@ -23,6 +25,13 @@ STEPS = (("response", "response_due", "response_status", "responded_at"),
 COLOURS = {"met": "#1a7f37", "pending": "#0969da", "at_risk": "#9a6700", "breached": "#cf222e"}
 WEEKEND, HOLIDAY = "#e6e9ee", "#fbd9d6"
 W, LEFT, RIGHT, TOP, ROW = 660, 96, 16, 44, 54
+MAX_DAYS = 400
+"""The most days one timeline draws (one calendar look-up and a few elements each): more than a year,
+far beyond any service-level case (the latest due date is weeks after the request), and a bound on the
+work of every view of a decision, whatever dates its case or a logged decision holds."""
+CLIPPED_MARGIN_DAYS = 7
+"""When the moments span more than MAX_DAYS, the drawing ends this many days after the last due
+date, so that a step reached a little late keeps its true place."""
 
 
 def applies(ruleset) -> bool:
@@ -34,16 +43,30 @@ def _t(value) -> datetime | None:
         return None
     try:
         return parse_datetime(str(value)).astimezone(CHINA)
-    except ValueError:
+    except ValueError:  # unreadable, or outside the years the engine reads: not drawn
         return None
+
+
+def _span(start: datetime | None, rows: list[dict], points: list[datetime]) -> tuple[date, date]:
+    """The first and last day drawn: every moment if they fit in MAX_DAYS, else the MAX_DAYS (at most)
+    up to CLIPPED_MARGIN_DAYS after the last due date, from the request if it is among them."""
+    first, last = min(points).date(), max(points).date()
+    if (last - first).days >= MAX_DAYS:
+        dues = [r["due"] for r in rows]
+        last_due = max(dues).date()
+        last = last_due + timedelta(days=min(CLIPPED_MARGIN_DAYS, (last - last_due).days))
+        earliest = last - timedelta(days=min(MAX_DAYS - 1, (last - first).days))
+        first = max(earliest, min(dues + ([start] if start else [])).date())
+    return first, last
 
 
 def steps(response: dict, case: dict) -> list[dict]:
     d = response.get("decision", {})
     out = []
     for step, due, status, reached in STEPS:
-        if d.get(due):
-            out.append({"step": step, "due": _t(d[due]), "status": d.get(status) or "pending",
+        due_at = _t(d.get(due))
+        if due_at:
+            out.append({"step": step, "due": due_at, "status": d.get(status) or "pending",
                         "reached": _t(case.get(reached))})
     return out
 
@@ -55,8 +78,8 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
     start = _t(case.get("requested_at"))
     as_of = _t(response.get("as_of"))
     points = [p for p in [start, as_of] + [r["due"] for r in rows] + [r["reached"] for r in rows] if p]
-    first = min(points).date()
-    last = max(points).date() + timedelta(days=1)
+    first, last = _span(start, rows, points)
+    last += timedelta(days=1)
     t0 = datetime.combine(first, time(0), CHINA)
     t1 = datetime.combine(last, time(0), CHINA)
     span = (t1 - t0).total_seconds()
@@ -64,9 +87,15 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
     height = TOP + ROW * len(rows) + 40
 
     def x(t: datetime) -> float:
-        return round(LEFT + (t - t0).total_seconds() / span * plot, 1)
+        return round(LEFT + (min(max(t, t0), t1) - t0).total_seconds() / span * plot, 1)
 
     parts = []
+    clipped = words.text("clipped", lang).format(days=MAX_DAYS)
+    for edge, anchor, beyond, arrow in ((LEFT - 2, "end", min(points) < t0, "«"),
+                                        (LEFT + plot + 2, "start", max(points) > t1, "»")):
+        if beyond:
+            parts.append(f'<text x="{edge}" y="{TOP - 4}" class="clipped" text-anchor="{anchor}" fill="#cf222e">'
+                         f'{arrow}<title>{escape(clipped)}</title></text>')
     days = (last - first).days
     every = max(1, math.ceil(days / 12))
     for i in range(days):
