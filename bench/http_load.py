@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.ports import loopback_port  # noqa: E402
+
 BODY = (ROOT / "examples" / "warranty" / "request.json").read_text(encoding="utf-8")
 SERVER = r'''
 import sys
@@ -55,18 +57,13 @@ App({{"bind": "127.0.0.1:{port}", "workers": 2, "worker_class": "gthread", "thre
 '''
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     """The benchmark server on 127.0.0.1, in its own process group, with its own rules and log."""
 
     def __init__(self, workdir: Path, env: dict | None = None):
-        self.port = free_port()
+        self.port = loopback_port()
         rules = workdir / "rules"
         if not rules.exists():
             shutil.copytree(ROOT / "rules", rules, ignore=shutil.ignore_patterns("tests"))

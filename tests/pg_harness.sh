@@ -109,7 +109,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 started=""
 for _ in 1 2 3 4 5; do
-    PORT=$(( 20000 + RANDOM % 40000 ))
+    PORT=$(( 30000 + RANDOM % 2768 ))   # servers of the tests: 30000–32767 (client ports start at 32768)
     port_in_use "$PORT" && continue
     if "${AS[@]}" "$BINDIR/pg_ctl" -D "$DATA" -l "$BASE/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories='$BASE'" \

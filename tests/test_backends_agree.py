@@ -3,7 +3,7 @@
 Cases are generated from each rule set's own `inputs` declaration, so a new input
 is covered without touching this file.
 """
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest

@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,15 +15,10 @@ from pathlib import Path
 import pytest
 
 from .conftest import RULES
+from .ports import loopback_port
 
 AFTERSALES = str(Path(sys.executable).parent / "aftersales")
 SLA_CASE = {"kind": "repair", "requested_at": "2026-11-23T09:00:00+08:00"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(url, body=None, timeout=10):
@@ -42,7 +36,7 @@ class Server:
         self.rules = tmp_path / "rules"
         if not self.rules.exists():
             shutil.copytree(RULES, self.rules, ignore=shutil.ignore_patterns("tests"))
-        self.port = free_port()
+        self.port = loopback_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, AFTERSALES_RULES=str(self.rules), AFTERSALES_VAR=str(tmp_path / "var"),
                    AFTERSALES_RELOAD_INTERVAL="0.2")
