@@ -15,12 +15,19 @@ AS_OF = {"type": "string", "nullable": True, "example": "2026-11-25",
          "description": "date or date-time the decision is made for; default (absent or null) now (China time)"}
 
 
+# answers any operation may give: a path and query over the bound (api/routes.py), and in open mode a
+# Host that is not a loopback name (api/auth.py, against DNS rebinding)
+EVERY_OPERATION = (414, 421)
+
+
 def _problem_responses(*codes) -> dict:
     texts = {400: "malformed JSON", 401: "missing or unknown token", 403: "token lacks the role",
-             404: "unknown rule set or decision", 413: "body or batch too large", 415: "not JSON",
-             422: "invalid case or request body", 500: "rule conflict or internal error"}
+             404: "unknown rule set or decision", 413: "body or batch too large", 414: "path and query too long",
+             415: "not JSON", 421: "Host is not a loopback name (open mode)",
+             422: "invalid case or request body", 500: "rule conflict or internal error",
+             503: "the decision log cannot be written; nothing was decided"}
     return {str(c): {"description": texts[c], "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-            for c in codes}
+            for c in codes + EVERY_OPERATION}
 
 
 def _decision_schema(rs) -> dict:
@@ -66,7 +73,7 @@ def build_openapi(book, security: bool) -> dict:
             "summary": f"{rs.title}: decide one case", "description": rs.decides, "security": sec,
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {"200": {"description": "the decision", "content": {"application/json": {"schema": decision}}},
-                          **_problem_responses(400, 401, 403, 413, 415, 422, 500)}}})
+                          **_problem_responses(400, 401, 403, 413, 415, 422, 500, 503)}}})
         batch = {"type": "object", "required": ["cases"], "additionalProperties": False,
                  "properties": {"cases": {"type": "array", "items": {
                      "description": f"a case (#/components/schemas/{case_ref}); one that does not fit is not a failed "
@@ -80,7 +87,7 @@ def build_openapi(book, security: bool) -> dict:
                     decision, {"type": "object", "required": ["index", "error"],
                                "properties": {"index": {"type": "integer"},
                                               "error": {"$ref": "#/components/schemas/Problem"}}}]}}}}}}},
-                **_problem_responses(400, 401, 403, 413, 415, 422)}}})
+                **_problem_responses(400, 401, 403, 413, 415, 422, 503)}}})
     spec.path(path="/v1/decisions/{decision_id}", operations={"get": {
         "summary": "a stored decision, as it was returned (audit role)", "security": sec,
         "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -89,8 +96,8 @@ def build_openapi(book, security: bool) -> dict:
     spec.path(path="/v1/decisions", operations={"get": {
         "summary": "page through the decision log (audit role); format=jsonl exports for replay", "security": sec,
         "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("ruleset", "since", "until", "cursor")]
-        + [{"name": "limit", "in": "query", "description": "items per page, default 100; brought into 1–1000",
-            "schema": {"type": "integer"}},
+        + [{"name": "limit", "in": "query", "description": "items per page, default 100; outside 1–1000: a 400",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
            {"name": "format", "in": "query", "description": "jsonl: the whole log as JSON Lines; otherwise a page",
             "schema": {"type": "string"}}],
         "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object"}},
@@ -111,7 +118,8 @@ def build_openapi(book, security: bool) -> dict:
     for path, text in (("/healthz", "alive"), ("/readyz", "rules loaded and database reachable")):
         spec.path(path=path, operations={"get": {"summary": text, "responses": {
             "200": {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "503": {"description": "not ready", "content": {"application/json": {"schema": {"type": "object"}}}}}}})
+            "503": {"description": "not ready", "content": {"application/json": {"schema": {"type": "object"}}}},
+            **_problem_responses()}}})
     return _null_in_nullable_enums(spec.to_dict())
 
 

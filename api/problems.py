@@ -1,8 +1,6 @@
 """Errors as `application/problem+json` (RFC 9457): never an HTML page or a traceback."""
 from __future__ import annotations
 
-
-
 from flask import Response
 
 from .jsonout import dumps
@@ -29,7 +27,7 @@ class Problem(Exception):
 
 
 def case_errors(errors: dict) -> dict:
-    """Engine field errors → field paths of the request body."""
-    return {(k if k in ("as_of", "explain") else f"case.{k}"): v for k, v in errors.items()}
+    """Engine field errors → field paths of the request body (`case` itself: not an object)."""
+    return {(k if k in ("as_of", "explain", "case") else f"case.{k}"): v for k, v in errors.items()}
 
 

@@ -1,23 +1,31 @@
 """The HTTP endpoints of the contract (../shared/contract.md): a thin layer over the engine."""
 from __future__ import annotations
 
+import io
 import json
 
 from flask import Blueprint, Response, current_app, g, render_template_string, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from engine.case import JsonInputError
 from engine.errors import CaseError
 from engine.types import parse_datetime
 
 from . import jsonout
 from .auth import require
 from .describe import describe_ruleset
-from .metrics import exposition
+from .metrics import exposition, status as metrics_status
 from .openapi import build_openapi
 from .problems import Problem
 
 bp = Blueprint("v1", __name__)
 EXPLAIN = validate.OneOf(["fired", "full"])
+PAGE, MAX_PAGE = 100, 1000
+"""Decisions per page of GET /v1/decisions, by default and at most: 1,000 is a few MB of JSON."""
+MAX_URI = 4094
+"""Bytes of a request's path and query: gunicorn's own default, answered here as problem+json
+(`aftersales serve` raises gunicorn's limit to its maximum, 8190, which it answers itself)."""
 
 
 class DecisionRequest(Schema):
@@ -27,13 +35,40 @@ class DecisionRequest(Schema):
 
 
 class BatchRequest(Schema):
-    cases = fields.List(fields.Raw(), required=True)
+    cases = fields.List(fields.Raw(allow_none=True), required=True)  # a null case is an error item, not a failed batch
     as_of = fields.String(allow_none=True, load_default=None)
     explain = fields.String(load_default="fired", validate=EXPLAIN)
 
 
 # one instance each: building a marshmallow schema cost ~0.1 ms per request; `load` keeps no state
 _SCHEMAS = {cls: cls(unknown=RAISE) for cls in (DecisionRequest, BatchRequest)}
+
+
+@bp.before_app_request
+def bounded_request():
+    """Refuse a URI over MAX_URI (414), and read a body sent without Content-Length (chunked)
+    here, one byte past the size limit at most: werkzeug stops such a body at the limit and
+    hands on the part read as if it were whole. Over the limit is 413 however the body is sent."""
+    env = request.environ
+    if len(env.get("RAW_URI") or "") > MAX_URI or len(env.get("QUERY_STRING", "")) > MAX_URI:
+        raise Problem(414, "URI Too Long", f"the path and query are longer than {MAX_URI} bytes")
+    if "chunked" not in env.get("HTTP_TRANSFER_ENCODING", "").lower() or "wsgi.input_terminated" not in env:
+        return  # Content-Length: werkzeug refuses one over the limit before reading
+    limit, stream, chunks, size = current_app.config["MAX_CONTENT_LENGTH"], env["wsgi.input"], [], 0
+    while size <= limit:
+        try:
+            chunk = stream.read(limit + 1 - size)
+        except Exception as e:  # noqa: BLE001 - each server's own error for a bad chunk or a dropped client
+            raise Problem(400, "Bad Request", f"the chunked body cannot be read: {type(e).__name__}") from None
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    body = b"".join(chunks)  # from here on, an ordinary request with a Content-Length
+    env.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+    del env["HTTP_TRANSFER_ENCODING"]
 
 
 @bp.app_errorhandler(405)
@@ -61,14 +96,14 @@ def _body(schema_cls) -> dict:
         raise Problem(415, "Unsupported Media Type", "send the body as application/json")
     raw = request.get_data(cache=False)
     try:
-        text = raw.decode("utf-8")
-        if "\x00" in text or "\\u0000" in text:
-            raise Problem(422, "Invalid request", "text may not contain NUL characters", kind="invalid-request")
-        data = jsonout.loads(text)
-    except UnicodeDecodeError:
-        raise Problem(400, "Malformed JSON", "the body is not UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise Problem(400, "Malformed JSON", f"line {e.lineno} column {e.colno}: {e.msg}") from None
+        data = jsonout.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise Problem(400, "Malformed JSON", f"the body is not UTF-8 (byte {e.start + 1})") from None
+    except JsonInputError as e:
+        raise Problem(400, "Malformed JSON", str(e)) from None
+    except CaseError as e:
+        raise Problem(422, "Invalid request", "text no database can store", errors=e.errors,
+                      kind="invalid-request") from None
     if not isinstance(data, dict):
         raise Problem(400, "Malformed JSON", "the body must be a JSON object")
     try:
@@ -129,8 +164,17 @@ def _time_arg(name):
         return None
     try:
         return parse_datetime(value)
-    except ValueError:
-        raise Problem(400, "Bad query", f"{name}={value!r} is not a date or date-time", kind="bad-query") from None
+    except ValueError as e:
+        raise Problem(400, "Bad query", f"{name}: {e}", kind="bad-query") from None
+
+
+def _limit() -> int:
+    text = request.args.get("limit")
+    if text is None:
+        return PAGE
+    if not (text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= MAX_PAGE):
+        raise Problem(400, "Bad query", f"limit must be a whole number from 1 to {MAX_PAGE}", kind="bad-query")
+    return int(text)
 
 
 @bp.get("/v1/decisions")
@@ -138,10 +182,7 @@ def _time_arg(name):
 def list_decisions():
     log = _service().log
     ruleset, since, until = request.args.get("ruleset") or None, _time_arg("since"), _time_arg("until")
-    try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-    except ValueError:
-        raise Problem(400, "Bad query", "limit must be a whole number", kind="bad-query") from None
+    limit = _limit()
     start = request.args.get("cursor") or None
     if start:
         try:
@@ -192,17 +233,38 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
+    """Ready when some rule set serves and the log answers. A broken rules source (folder missing or
+    emptied) does not make it unready while last good versions serve, since every instance shares
+    the folder and taking them all out of rotation would stop every decision; it is named in
+    `rules_source` (and in /v1/rulesets) for monitoring to alert on.
+
+    The log must also take a decision now: `decision_log_writable` commits a probe row (not a
+    decision; at most once a second per worker), so a read-only database or a full disk is 503.
+    `metrics_ok` says whether the metrics folder takes writes (`metrics_error` why not); it does not
+    make the service unready, since a metrics failure fails no request (api/metrics)."""
     svc = _service()
     rules_ok = bool(svc.source.book.rulesets)
     db_ok = svc.log.ping()
-    status = 200 if rules_ok and db_ok else 503
+    writable = db_ok and svc.log.writable()
+    metrics_ok, metrics_error = metrics_status()
+    status = 200 if rules_ok and writable else 503
+    broken = svc.source.source_error
     return _json({"status": "ready" if status == 200 else "not ready", "rules_loaded": rules_ok,
-                  "database": svc.log.kind, "database_reachable": db_ok}, status)
+                  "rules_source": {"status": "broken", "error": [p.as_dict() for p in broken.problems]}
+                  if broken else {"status": "ok"},
+                  "database": svc.log.kind, "database_reachable": db_ok, "decision_log_writable": writable,
+                  "metrics_ok": metrics_ok, **({"metrics_error": metrics_error} if not metrics_ok else {})},
+                 status)
 
 
 @bp.get("/metrics")
 def metrics():
-    body, content_type = exposition()
+    try:
+        body, content_type = exposition()
+    except Exception:  # noqa: BLE001 - e.g. a worker's metrics file cut short by a full disk
+        current_app.logger.exception("metrics could not be read")
+        raise Problem(503, "Service Unavailable", "the metrics could not be read; the error was logged",
+                      kind="metrics-unavailable") from None
     return Response(body, content_type=content_type)
 
 

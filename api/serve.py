@@ -14,6 +14,18 @@ from gunicorn.app.base import BaseApplication
 from .settings import Settings, SettingsError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+GUNICORN_LIMITS = {
+    # The request line up to gunicorn's maximum, so that a URI over the app's own limit
+    # (api.routes.MAX_URI) reaches the app and gets a problem+json 414. What gunicorn still
+    # refuses itself (a request line over 8190 bytes: 414; a header over 8190 bytes or more
+    # than 100 headers: 431; a malformed request: 400) it answers with its own small HTML
+    # page and closes the connection: it never reaches the app, which cannot shape it.
+    "limit_request_line": 8190,
+    # gunicorn 25+ opens a control socket at one fixed path per user ($XDG_RUNTIME_DIR or
+    # ~/.gunicorn/gunicorn.ctl), shared by every instance of that user: two servers would
+    # take it from each other, and whoever reaches it can stop or resize this one. Unused here.
+    "control_socket_disable": True,
+}
 
 
 class _Gunicorn(BaseApplication):
@@ -55,5 +67,5 @@ def serve(host: str, port: int, workers: int, threads: int = 4) -> int:
     sys.stdout.flush()
     _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
                "timeout": 30, "graceful_timeout": 10, "child_exit": _child_exit, "accesslog": None,
-               "errorlog": "-", "loglevel": "warning"}).run()
+               "errorlog": "-", "loglevel": "warning", **GUNICORN_LIMITS}).run()
     return 0

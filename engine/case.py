@@ -9,15 +9,118 @@ against type, bounds and allowed values.
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from datetime import datetime
+from decimal import Decimal
+from itertools import accumulate
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from .errors import CaseError
 from .model import Input, RuleSet
-from .types import CHINA, Type, parse_datetime, parse_value, to_json
+from .types import (CHINA, MAX_JSON_DEPTH, MAX_SCALAR_TEXT, MAX_TEXT, LongNumber, Type, in_range,
+                    parse_datetime, parse_value, to_json)
 
 _MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+NOT_AN_OBJECT = "expected an object of case fields"
+
+
+class JsonInputError(ValueError):
+    """Text that is not JSON the engine reads; `where` is (line, column) when the place is known."""
+
+    def __init__(self, message: str, where: tuple | None = None):
+        self.message, self.where = message, where
+        super().__init__(f"line {where[0]} column {where[1]}: {message}" if where else message)
+
+
+def load_json(text: str):
+    """JSON text (a request body, a case file) → Python values, bounded before anything is built:
+    nesting (MAX_JSON_DEPTH, checked before parsing), numbers (longer than MAX_SCALAR_TEXT are
+    kept unconverted as LongNumber, for the case reader to name their field; fractions are
+    exact Decimals), each key once per object, no NaN or Infinity. Text no database can store
+    (NUL, a lone UTF-16 surrogate such as \\ud800) is a CaseError naming the path of its field."""
+    _check_depth(text)
+    try:
+        data = json.loads(text, parse_int=_int, parse_float=_decimal, parse_constant=_constant,
+                          object_pairs_hook=_object)
+    except json.JSONDecodeError as e:
+        raise JsonInputError(e.msg, (e.lineno, e.colno)) from None
+    if _SUSPECT.search(text):  # escapes only: UTF-8 text itself cannot hold a lone surrogate
+        errors = {}
+        _find_bad_text(data, "", errors)
+        if errors:
+            raise CaseError(errors)
+    return data
+
+
+def _int(text: str):
+    return int(text) if len(text) <= MAX_SCALAR_TEXT else LongNumber(text)
+
+
+def _decimal(text: str):
+    return Decimal(text) if len(text) <= MAX_SCALAR_TEXT else LongNumber(text)
+
+
+def _constant(name: str):
+    raise JsonInputError(f"{name} is not a JSON number")
+
+
+def _object(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonInputError(f"the key {key!r} appears twice in one object")
+            seen.add(key)
+    return obj
+
+
+_BRACKETS = {"[": 1, "{": 1, "]": -1, "}": -1}
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH, naming where it starts; in C-speed passes
+    over the text (strings, whose brackets do not nest, removed first) unless it is short."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    if max(accumulate(map(_BRACKETS.__getitem__, brackets)), default=0) <= MAX_JSON_DEPTH:
+        return
+    depth = 0
+    for m in _TOKENS.finditer(text):
+        depth += _BRACKETS.get(m.group(), 0)
+        if depth > MAX_JSON_DEPTH:
+            pos = m.start()
+            where = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+            raise JsonInputError(f"nested deeper than {MAX_JSON_DEPTH} levels", where)
+
+
+def _find_bad_text(value, path: str, errors: dict) -> None:
+    """Each string (key or value) under `value` that holds NUL or a lone surrogate → errors[path]."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            errors[path or "(body)"] = ["text may not contain NUL characters"]
+        elif not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:
+                errors[path or "(body)"] = [f"text holds a lone surrogate \\u{ord(value[e.start]):04x}, "
+                                            "which is not Unicode"]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = key.encode("utf-8", "backslashreplace").decode("utf-8")  # a path that can be written out
+            where = f"{path}.{name}" if path else name
+            _find_bad_text(key, where, errors)
+            _find_bad_text(item, where, errors)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _find_bad_text(item, f"{path}[{i}]", errors)
 
 
 def json_schema(t: Type) -> dict:
@@ -93,7 +196,7 @@ def read_case(ruleset: RuleSet, raw) -> dict:
     cost a fifth of a decision (bench/RESULTS.md); tests/test_invariants.py checks that
     both readers agree on generated good and bad cases."""
     if not isinstance(raw, dict):
-        raise CaseError({"case": ["expected an object of case fields"]})
+        raise CaseError({"case": [NOT_AN_OBJECT]})
     inputs = ruleset.inputs
     values, errors = {}, {}
     for name, inp in inputs.items():
@@ -105,7 +208,7 @@ def read_case(ruleset: RuleSet, raw) -> dict:
             continue
         kind = inp.type.kind
         if value.__class__ is bool and kind == "boolean" or value.__class__ is str and (
-                kind == "string" or kind == "enum" and value in inp.type.values):
+                kind == "string" and len(value) <= MAX_TEXT or kind == "enum" and value in inp.type.values):
             values[name] = value  # the commonest fields, as parse_value would read them (no bounds apply)
             continue
         try:
@@ -130,7 +233,7 @@ def read_case(ruleset: RuleSet, raw) -> dict:
 def read_case_with_schema(ruleset: RuleSet, raw) -> dict:
     """The reference reader: the marshmallow schema (kept to check `read_case` against)."""
     if not isinstance(raw, dict):
-        raise CaseError({"case": ["expected an object of case fields"]})
+        raise CaseError({"case": [NOT_AN_OBJECT]})
     try:
         values = ruleset.case_schema.load(raw)
     except ValidationError as e:
@@ -171,9 +274,7 @@ def read_as_of(value) -> datetime:
     """`as_of`: a date (00:00 China time) or date-time; default now in China time."""
     if value is None:
         return datetime.now(CHINA).replace(microsecond=0)
-    if isinstance(value, datetime):
-        return value.astimezone(CHINA) if value.tzinfo else value.replace(tzinfo=CHINA)
     try:
-        return parse_datetime(value)
+        return in_range(value) if isinstance(value, datetime) else parse_datetime(value)
     except ValueError as e:
         raise CaseError({"as_of": [str(e)]}) from None

@@ -8,14 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 from .backends import BACKENDS
+from .case import JsonInputError, load_json
 from .errors import CaseError, DecisionConflict, RulesError
 from .rulebook import RuleBook
 
 EXIT_FAILED, EXIT_CASE, EXIT_RULES = 1, 2, 3
+MAX_CASE_BYTES = 1024 * 1024
+"""A case file holds one case, a few dozen fields each bounded by engine.types: a larger file is
+refused unread (the API's default body limit, which a whole batch must fit)."""
 
 
 def _print_json(obj):
@@ -35,15 +38,27 @@ def _fail_rules(problems) -> int:
 def _read_case(path: str):
     """The case JSON from a file or standard input (-); an exit code when it cannot be read."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_CASE_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_CASE_BYTES + 1)
     except OSError as e:
         print(f"{path}: cannot read: {e.strerror}", file=sys.stderr)
         return EXIT_CASE
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as e:
-        print(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", file=sys.stderr)
+    if len(data) > MAX_CASE_BYTES:
+        print(f"{path}: larger than {MAX_CASE_BYTES:,} bytes: not one case", file=sys.stderr)
         return EXIT_CASE
+    try:
+        return load_json(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        print(f"{path}: not UTF-8 text (byte {e.start + 1})", file=sys.stderr)
+    except JsonInputError as e:
+        where = f":{e.where[0]}:{e.where[1]}" if e.where else ""
+        print(f"{path}{where}: not valid JSON: {e.message}", file=sys.stderr)
+    except CaseError as e:
+        _decision_failed(e)
+    return EXIT_CASE
 
 
 def _case_for(book, args):

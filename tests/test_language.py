@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
-from engine.errors import DecisionConflict
+from engine.errors import CaseError, DecisionConflict
 from engine.rulebook import RuleBook
 
 BACKENDS = pytest.mark.parametrize("backend", ("python", "durable"))
@@ -712,11 +712,11 @@ def test_date_plus_a_huge_integer_is_unknown_with_a_warning(tmp_path):
         assert len(d.warnings) == 1 and "could not be computed" in d.warnings[0], expr
 
 
-def test_decimal_overflow_is_unknown_with_a_warning(tmp_path):
-    inputs = "{x: {type: decimal}}"
-    d = probe(tmp_path, "x * x", "decimal", inputs, {"x": "1E+999999"})
-    assert d.outputs == {}
-    assert len(d.warnings) == 1 and "x * x" in d.warnings[0]
+def test_a_decimal_too_large_to_compute_with_is_refused_before_evaluation(tmp_path):
+    # (it was read, and `x * x` overflowed to a warning; now the case reader bounds it: engine.types)
+    with pytest.raises(CaseError) as e:
+        probe(tmp_path, "x * x", "decimal", "{x: {type: decimal}}", {"x": "1E+999999"})
+    assert "too large" in e.value.errors["x"][0]
 
 
 # --- today, as_of and the working-day calendar ----------------------------------------------
