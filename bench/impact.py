@@ -47,7 +47,7 @@ def corpus(loaded, n: int, seed: int = 7) -> list[str]:
         case = {k: materialize(v, as_of) for k, v in base.items()}
         if rs.name == "warranty":
             case.update(_warranty_like(rs, rng, as_of))
-        for name in rng.sample(names, rng.randint(1, 4)):
+        for name in rng.sample(names, rng.randint(1, min(4, len(names)))):
             c = rng.choice(pools[name])
             if c is ABSENT:
                 case.pop(name, None)
