@@ -28,27 +28,6 @@ def _outcome(ruleset, response: dict) -> str:
     return "decided"
 
 
-def pii_names(ruleset) -> frozenset:
-    """The names whose values the decision log masks: the `pii: true` inputs, and every derived
-    fact or output whose value is computed from one of them (transitively). A fact or output that
-    a pii value only decides *whether* a rule fires (its condition) is not masked: the decision
-    stays auditable. Worked out once per rule-set version."""
-    cached = ruleset.__dict__.get("_pii_names")
-    if cached is not None:
-        return cached
-    names = {n for n, i in ruleset.inputs.items() if i.pii}
-    computed = [(d.name, d.expr.names) for d in ruleset.derived]
-    computed += [(d.name, d.expr.names) for s in ruleset.stages for d in s.derived]
-    computed += [(o, e.names) for r in ruleset.rules for o, e in r.then.items()]
-    grew = bool(names)
-    while grew:  # each pass adds at least one name, so at most len(computed) passes
-        added = {name for name, reads in computed if name not in names and reads & names}
-        names |= added
-        grew = bool(added)
-    cached = ruleset.__dict__["_pii_names"] = frozenset(names)
-    return cached
-
-
 class GroupCommit:
     """Decisions of concurrent requests committed together: one transaction (one fsync) for all
     that are waiting, and each caller still returns only once its own entries are committed.
@@ -140,7 +119,7 @@ class DecisionService:
                          ruleset=loaded.ruleset.name, version=loaded.ruleset.version, digest=loaded.ruleset.digest,
                          as_of=response["as_of"], case=case, response=response,
                          fired=[f["id"] for f in response["fired"]], duration_ms=duration, caller=caller,
-                         pii=pii_names(loaded.ruleset))
+                         pii=loaded.ruleset.personal)
         try:
             return response, prepare(entry)  # checked and masked here, per case: a batch item's own error
         except UnstorableEntry as e:

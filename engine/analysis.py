@@ -389,6 +389,7 @@ class _RuleStats:
     decided: int = 0  # won at least one output it sets
     example: tuple | None = None  # a case where it held
     winners: Counter = field(default_factory=Counter)  # rules that took its outputs
+    shadowed_by: set = field(default_factory=set)  # rows of its `hit: first` table that matched before it
     condition_true: int = 0  # condition true, in force or not
     closest: tuple | None = None  # for a rule that never fired: the case the search got closest with
     held_cases: list = field(default_factory=list)  # a few cases where it held (for the search)
@@ -563,25 +564,22 @@ class Analyzer:
                 for o in r.then:
                     for w in t.winners.get(o, ()):
                         st.winners[(w, o)] += 1
-            else:  # a row of a `hit: first` table below the row that matched
-                row = next((f for f in t.fired if self.rules[f].table == r.table), None)
-                if row:
-                    for o in r.then:
-                        st.winners[(row, o)] += 1
+            elif rid in t.shadowed:  # a row of a `hit: first` table behind the row that matched
+                row = t.shadowed[rid]
+                st.shadowed_by.add(row)
+                for o in r.then:
+                    st.winners[(row, o)] += 1
 
     def _overlaps(self, t, example):
-        for name, o in self.rs.outputs.items():
-            if o.combine != "priority":
+        """A rule that lost an output to a rule of the same priority: file order decided."""
+        for name, resolution in t.decision.resolution.items():
+            o = self.rs.outputs[name]
+            if o.combine != "priority" or not resolution.losers:
                 continue
-            setters = [self.rules[f] for f in t.fired
-                       if self.rules[f].stage == o.stage and t.sets[f].get(name) is not None]
-            if len(setters) < 2:
-                continue
-            top = max(r.priority for r in setters)
-            tied = sorted((r for r in setters if r.priority == top), key=lambda r: r.index)
-            winner = tied[0]
-            for r in tied[1:]:
-                if t.sets[r.id][name] != t.sets[winner.id][name]:
+            winner = self.rules[resolution.winners[0]]
+            for loser in resolution.losers:
+                r = self.rules[loser]
+                if r.priority == winner.priority:
                     key = (winner.id, r.id, name)
                     entry = self.overlaps.setdefault(key, [0, example, None])
                     entry[0] += 1
@@ -673,8 +671,8 @@ class Analyzer:
 
         def rivals(t):
             out = set()
-            if rule.id not in t.fired:
-                out |= {f for f in t.fired if self.rules[f].table == rule.table}
+            if rule.id in t.shadowed:
+                out.add(t.shadowed[rule.id])
             for o in rule.then:
                 out |= {w for w in t.winners.get(o, ()) if w != rule.id}
             return out
@@ -727,7 +725,7 @@ class Analyzer:
                 by = sorted({x for (x, _) in st.winners})
                 wr = self.rules.get(w)
                 who = ", ".join(by)
-                if wr and wr.table == r.table and r.table_hit == "first":
+                if w in st.shadowed_by:
                     why = f"an earlier row of table {r.table} ({who}) matches first"
                 else:
                     why = f"{who} (priority {wr.priority if wr else '?'}) decides " + ", ".join(outs)

@@ -1,14 +1,13 @@
 """Read a case (JSON object) against a rule set's declared inputs.
 
-The `inputs` declaration is turned, once per rule set, into a marshmallow schema:
-the one validator the CLI, the API and the rule tests share, and the source of the
-OpenAPI document and the web form. Every bad field is reported at once: unknown
-fields are rejected (never silently ignored), required ones named, values checked
-against type, bounds and allowed values.
+`read_case` is the one reader the CLI, the API and the rule tests share. Every bad
+field is reported at once: unknown fields are rejected (never silently ignored),
+required ones named, values checked against type, bounds and allowed values. The
+`inputs` declaration is also turned, once per rule set, into a marshmallow schema
+(`case_schema`), used only as the source of the OpenAPI document.
 """
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from datetime import datetime
@@ -17,7 +16,7 @@ from itertools import accumulate
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 
-from .errors import CaseError
+from .errors import CaseError, did_you_mean
 from .model import Input, RuleSet
 from .types import (CHINA, MAX_JSON_DEPTH, MAX_SCALAR_TEXT, MAX_TEXT, LongNumber, Type, in_range,
                     parse_datetime, parse_value, to_json)
@@ -191,10 +190,9 @@ def case_schema(ruleset_name: str, inputs: dict[str, Input]) -> Schema:
 def read_case(ruleset: RuleSet, raw) -> dict:
     """JSON case → typed values for every declared input (None where absent).
 
-    The same result and messages as `ruleset.case_schema.load` (the marshmallow schema,
-    still the source of the OpenAPI document), without its per-field machinery, which
-    cost a fifth of a decision (bench/RESULTS.md); tests/test_invariants.py checks that
-    both readers agree on generated good and bad cases."""
+    The one case reader. The marshmallow schema of the same declaration (`case_schema`) is
+    only the source of the OpenAPI document (api/openapi.py): its per-field machinery
+    cost a fifth of a decision (bench/RESULTS.md)."""
     if not isinstance(raw, dict):
         raise CaseError({"case": [NOT_AN_OBJECT]})
     inputs = ruleset.inputs
@@ -230,27 +228,11 @@ def read_case(ruleset: RuleSet, raw) -> dict:
     return values
 
 
-def read_case_with_schema(ruleset: RuleSet, raw) -> dict:
-    """The reference reader: the marshmallow schema (kept to check `read_case` against)."""
-    if not isinstance(raw, dict):
-        raise CaseError({"case": [NOT_AN_OBJECT]})
-    try:
-        values = ruleset.case_schema.load(raw)
-    except ValidationError as e:
-        raise CaseError(_messages(ruleset, e.messages)) from None
-    for name, inp in ruleset.inputs.items():  # an explicit null means "not given": the default
-        if values.get(name) is None:
-            values[name] = inp.default
-    return values
-
-
 def _messages(ruleset: RuleSet, messages: dict) -> dict[str, list[str]]:
     out = {}
     for name, msgs in messages.items():
         if name not in ruleset.inputs:
-            close = difflib.get_close_matches(str(name), list(ruleset.inputs), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            out[str(name)] = [f"unknown field for rule set {ruleset.name}{hint}"]
+            out[str(name)] = [f"unknown field for rule set {ruleset.name}{did_you_mean(name, ruleset.inputs)}"]
         else:
             out[str(name)] = [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
     return out

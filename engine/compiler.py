@@ -5,7 +5,6 @@ and reported together, so a policy owner fixes a file in one pass.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import replace
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from .calendar import WorkCalendar
 from .case import case_schema
-from .errors import ExpressionError, Problem, RulesError, refusal
+from .errors import ExpressionError, Problem, RulesError, did_you_mean, refusal
 from .expressions import Expr, Symbol, compile_expression
 from .functions import CALENDAR_FUNCTIONS, builtin_functions, unify
 from .model import (Accept, All, AnyOf, Atom, Derived, Input, Not, Output, Parameter, Rule, RuleSet, Stage, Table,
@@ -57,8 +56,7 @@ class _Collector:
 def _unknown_keys(c: _Collector, node: dict, allowed, what: str, rule_id=None):
     for key in node:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" — did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(allowed)})"
+            hint = did_you_mean(key, allowed) or f" (allowed: {', '.join(allowed)})"
             c.add(node, f"unknown key {key!r} in {what}{hint}", key=key, rule_id=rule_id)
 
 
@@ -305,10 +303,8 @@ class _RuleSetCompiler:
             data = {(str(k) if isinstance(k, str) else k):
                     ({c: conv(v[c], types[c]) for c in v} if columned else conv(v, types[None]))
                     for k, v in rows.items()}
-            data["$types"] = types
-            table = Table(str(name), str(spec.get("title", "")), str(spec.get("source", "")),
-                          {k: v for k, v in data.items() if k != "$types"}, columns)
-            self.define(node, Symbol(table.name, Type("table", values=columns), "table", data), key=name)
+            table = Table(str(name), str(spec.get("title", "")), str(spec.get("source", "")), data, columns)
+            self.define(node, Symbol(table.name, Type("table", values=columns), "table", data, types), key=name)
             out[table.name] = table
         return out
 
@@ -461,7 +457,7 @@ class _RuleSetCompiler:
             o = outputs.get(name)
             self.attempted_outputs.add(str(name))
             if o is None:
-                self.c.add(node, f"unknown output {name!r}" + _close(name, outputs), key=name, rule_id=rule_id)
+                self.c.add(node, f"unknown output {name!r}" + did_you_mean(name, outputs), key=name, rule_id=rule_id)
                 continue
             out[str(name)] = self.output_value(node, name, value, o, rule_id)
         return {k: v for k, v in out.items() if v is not None}
@@ -521,9 +517,9 @@ class _RuleSetCompiler:
         ids = {r.id for s in stages for r in s.rules}
         for item, rule_id, a in self.accept_refs:
             if a.with_rule is not None and a.with_rule not in ids:
-                self.c.add(item, f"accept: no rule {a.with_rule!r}" + _close(a.with_rule, ids), key="with", rule_id=rule_id)
+                self.c.add(item, f"accept: no rule {a.with_rule!r}" + did_you_mean(a.with_rule, ids), key="with", rule_id=rule_id)
             if a.output is not None and a.output not in outputs:
-                self.c.add(item, f"accept: unknown output {a.output!r}" + _close(a.output, outputs), key="output",
+                self.c.add(item, f"accept: unknown output {a.output!r}" + did_you_mean(a.output, outputs), key="output",
                            rule_id=rule_id)
 
     def rule(self, spec, stage, outputs, index) -> Rule | None:
@@ -560,7 +556,7 @@ class _RuleSetCompiler:
             where = name if isinstance(name, LocStr) else node
             inp = self.case_inputs.get(str(name))
             if inp is None:
-                self.c.add(where, f"needs: {name!r} is not an input" + _close(str(name), self.case_inputs),
+                self.c.add(where, f"needs: {name!r} is not an input" + did_you_mean(str(name), self.case_inputs),
                            rule_id=rule_id)
             elif inp.default is not None:
                 self.c.add(where, f"needs: input {name!r} has a default, so it is always given", rule_id=rule_id)
@@ -582,7 +578,7 @@ class _RuleSetCompiler:
             return []
         for o in outs:
             if o not in outputs:
-                self.c.add(spec, f"unknown output {o!r}" + _close(o, outputs), key="outputs", rule_id=tid)
+                self.c.add(spec, f"unknown output {o!r}" + did_you_mean(o, outputs), key="outputs", rule_id=tid)
         if hit == "collect":
             for o in outs:
                 if o in outputs and outputs[o].combine != "collect":
@@ -647,11 +643,6 @@ class _RuleSetCompiler:
 def _replace_stage(o: Output, stage: str) -> Output:
     from dataclasses import replace
     return replace(o, stage=stage)
-
-
-def _close(name, known) -> str:
-    close = difflib.get_close_matches(str(name), list(known), n=1)
-    return f" — did you mean {close[0]!r}?" if close else ""
 
 
 def _reads(cond) -> frozenset:

@@ -1,6 +1,7 @@
 """Errors a user of the engine can act on: rule-file problems and invalid cases."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -79,3 +80,10 @@ class ExpressionError(Exception):
         self.message = message
         self.offset = offset  # column offset inside the expression text
         super().__init__(message)
+
+
+def did_you_mean(name, candidates) -> str:
+    """' — did you mean 'x'?' naming the candidate closest to a mistyped `name`, or '' when none is close:
+    the one hint for every unknown name (keys, facts, functions, outputs, inputs, fields, rules)."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1)
+    return f" — did you mean {close[0]!r}?" if close else ""

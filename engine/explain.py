@@ -17,38 +17,29 @@ def _values(ruleset: RuleSet, names, env) -> dict:
     return out
 
 
-def _reads(ruleset: RuleSet, rule: Rule) -> tuple:
-    """(name, type) of the facts a rule reads, in name order: worked out once per rule set version."""
-    cache = ruleset.__dict__.setdefault("_explain_reads", {})
-    reads = cache.get(rule.id)
-    if reads is None:
-        reads = cache[rule.id] = tuple((n, ruleset.fact_types.get(n, ANY)) for n in sorted(rule.reads)
-                                       if n not in ruleset.tables)
-    return reads
-
-
 def fired_entry(ruleset: RuleSet, rule: Rule, sets: dict, lost, env) -> dict:
     outputs = ruleset.outputs
     entry = {"id": rule.id, "title": rule.title, "source": rule.source, "stage": rule.stage,
              "sets": {o: to_json(v, outputs[o].type) for o, v in sets.items() if v is not None},
-             "values": {n: to_json(env.get(n), t) for n, t in _reads(ruleset, rule)}}
+             "values": {n: to_json(env.get(n), t) for n, t in ruleset.plan.reads[rule.id]}}
     if lost:
         entry["overridden"] = sorted(lost)  # outputs a higher-priority rule decided differently
     return entry
 
 
-def explain_not_fired(ruleset: RuleSet, fired_ids: set, env: dict, effective) -> list:
+def explain_not_fired(ruleset: RuleSet, fired_ids: set, shadowed: dict, env: dict, effective) -> list:
+    """Each rule in force that did not fire, and why; `shadowed` is the decision's record of the
+    `hit: first` rows behind a row that matched (engine.resolution)."""
     out = []
     for r in ruleset.rules:
         if r.id in fired_ids or not r.in_force(effective):
             continue
-        part, value = first_failure(r.when, env)
-        if part is None:  # it holds: a row of a `hit: first` table below the row that matched
-            first = next((f for f in ruleset.rules if f.id in fired_ids and f.table == r.table), None)
+        if r.id in shadowed:
             out.append({"id": r.id, "title": r.title, "source": r.source, "stage": r.stage,
-                        "failed": f"an earlier row of table {r.table} matched" + (f" ({first.id})" if first else ""),
+                        "failed": f"an earlier row of table {r.table} matched ({shadowed[r.id]})",
                         "because": "first hit", "values": _values(ruleset, sorted(r.reads), env)})
             continue
+        part, value = first_failure(r.when, env)
         names = names_in(part)
         missing = [n for n in names if env.get(n) is None and n not in ruleset.tables]
         out.append({"id": r.id, "title": r.title, "source": r.source, "stage": r.stage,

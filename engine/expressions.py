@@ -23,8 +23,8 @@ from datetime import date, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any, Callable
 
-from .errors import EvaluationLimit, ExpressionError
-from .functions import WARNINGS, Function, unify
+from .errors import EvaluationLimit, ExpressionError, did_you_mean
+from .functions import Function, unify, warn
 from .types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MAX_TEXT, MONEY, NULL, STRING, Type
 
 # -- bounds (engine guards, not policy figures; the shipped rules are far below each) -----------
@@ -66,6 +66,7 @@ class Symbol:
     type: Type
     kind: str  # input | parameter | table | derived | output | builtin
     value: Any = None  # parameters: the constant; tables: {key: value}
+    column_types: dict | None = None  # tables: column → Type (None: the one column of a key → value table)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class _Compiler:
         if sym is None:
             if node.id.startswith("_"):
                 self.fail(node, f"names starting with '_' are not allowed: {node.id}")
-            self.fail(node, f"unknown fact {node.id!r}" + _suggest(node.id, self.scope))
+            self.fail(node, f"unknown fact {node.id!r}" + did_you_mean(node.id, self.scope))
         if sym.kind == "table":
             self.fail(node, f"{node.id} is a table: use lookup({node.id}, key)")
         self.names.add(node.id)
@@ -283,7 +284,7 @@ class _Compiler:
                 if value is None or _within(value):
                     return value
             except (ArithmeticError, ValueError) as e:  # a date past year 9999, a decimal overflow
-                env[WARNINGS].append(f"{text} could not be computed ({type(e).__name__}); treated as unknown")
+                warn(f"{text} could not be computed ({type(e).__name__}); treated as unknown")
                 return None
             raise _too_big(text, value)
         return fn, result, lc and rc
@@ -417,25 +418,25 @@ class _Compiler:
             return _const(d), DATE, True
         fn = self.functions.get(name)
         if fn is None:
-            self.fail(node, f"unknown function {name}()" + _suggest(name, self.functions))
+            self.fail(node, f"unknown function {name}()" + did_you_mean(name, self.functions))
         args = [self.visit(a) for a in node.args]
         try:
             result = fn.check([t for _, t, _ in args])
         except ExpressionError as e:
             self.fail(node, e.message)
         fns = [f for f, _, _ in args]
-        impl, needs_env, null_safe = fn.impl, fn.needs_env, fn.null_safe
+        impl, null_safe = fn.impl, fn.null_safe
 
         def call(env):
             values = [f(env) for f in fns]
             if not null_safe and any(v is None for v in values):
                 return None
             try:
-                return impl(env, *values) if needs_env else impl(*values)
+                return impl(*values)
             except (ArithmeticError, ValueError, OverflowError) as e:
-                env[WARNINGS].append(f"{name}() could not be computed ({e}); treated as unknown")
+                warn(f"{name}() could not be computed ({e}); treated as unknown")
                 return None
-        constant = all(c for _, _, c in args) and not needs_env
+        constant = all(c for _, _, c in args) and not fn.warns
         if fn.grows:  # its result can be larger than its arguments: checked as an operator's is
             return _bounded(call, ast.get_source_segment(self.text, node) or f"{name}()"), result, constant
         return call, result, constant
@@ -461,13 +462,13 @@ class _Compiler:
             columns = sym.type.values  # column names
             if column not in columns:
                 self.fail(cnode, f"table {tnode.id} has no column {column!r} (columns: {', '.join(columns)})")
-            result = sym.value["$types"][column]
-            rows = {k: v.get(column) for k, v in sym.value.items() if k != "$types"}
+            result = sym.column_types[column]
+            rows = {k: v.get(column) for k, v in sym.value.items()}
         else:
             if sym.type.values:
                 self.fail(node, f"table {tnode.id} has columns: name one, lookup({tnode.id}, key, 'column')")
-            result = sym.value["$types"][None]
-            rows = {k: v for k, v in sym.value.items() if k != "$types"}
+            result = sym.column_types[None]
+            rows = sym.value
         return (lambda env: None if (k := kf(env)) is None else rows.get(k)), result, False
 
     def _want_bool(self, node, t: Type, what):
@@ -518,12 +519,6 @@ def _describe(node) -> str:
 
 def _name_of(node) -> str:
     return node.id if isinstance(node, ast.Name) else "the expression"
-
-
-def _suggest(name: str, known) -> str:
-    import difflib
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" — did you mean {close[0]!r}?" if close else ""
 
 
 def _native(tree, scope: dict[str, Symbol]) -> Native | None:
@@ -617,7 +612,7 @@ def _compile(source: str, scope: dict[str, Symbol], functions: dict[str, Functio
         _check_expected(t, expect)
     if constant:  # fold: compute once at load
         try:
-            value = fn({WARNINGS: []})
+            value = fn({})
         except (ArithmeticError, DivisionByZero, InvalidOperation) as e:
             raise ExpressionError(f"cannot be computed: {e}") from None
         except EvaluationLimit as e:

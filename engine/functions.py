@@ -3,11 +3,16 @@
 Each entry type-checks its arguments at load time (returning the result type or
 raising ExpressionError) and implements the call at evaluation time. Any null
 argument gives null (unknown), except in `given` and `coalesce`, which exist to
-handle nulls. Functions marked `needs_env` also receive the evaluation
-environment, where they report warnings (the calendar's unknown years).
+handle nulls. Functions marked `warns` may add a warning to the decision being made
+(the calendar's unknown years), so they are never computed once at load.
+
+A decision's warnings are collected by `warn` into the list of the evaluation in
+progress (`collecting_warnings`, a context variable set by engine.evaluate): a value of
+its own, never a key among the facts.
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,8 +23,33 @@ from dateutil.relativedelta import relativedelta
 from .errors import ExpressionError
 from .types import BOOLEAN, CHINA, DATE, DATETIME, DECIMAL, INTEGER, MONEY, NULL, Type, money
 
-WARNINGS = "$warnings"
-MAX_WORKING_DAYS = 3660  # a guard against runaway counts, not a policy figure: ten years of days  # the environment key holding the decision's warning list
+MAX_WORKING_DAYS = 3660  # a guard against runaway counts, not a policy figure: ten years of days
+
+
+_WARNINGS: ContextVar[list | None] = ContextVar("aftersales_decision_warnings", default=None)
+
+
+def warn(message: str, once: bool = False) -> None:
+    """Add `message` to the warnings of the decision being made (`once`: unless it is there).
+    Outside an evaluation (a constant computed at load) there is no decision to warn."""
+    sink = _WARNINGS.get()
+    if sink is not None and not (once and message in sink):
+        sink.append(message)
+
+
+class collecting_warnings:
+    """The list `warn` adds to while the block runs (one evaluation); a class, not a generator
+    context manager, because it wraps every decision."""
+
+    __slots__ = ("sink", "token")
+
+    def __enter__(self) -> list:
+        self.sink: list[str] = []
+        self.token = _WARNINGS.set(self.sink)
+        return self.sink
+
+    def __exit__(self, *exc) -> None:
+        _WARNINGS.reset(self.token)
 
 
 @dataclass(frozen=True)
@@ -27,7 +57,7 @@ class Function:
     name: str
     check_args: Callable[[str, list[Type]], Type]  # (name, argument types) → result type
     impl: Callable
-    needs_env: bool = False
+    warns: bool = False
     null_safe: bool = False  # called even when an argument is null
     grows: bool = False  # its result can be larger than its arguments (the expression compiler bounds it)
 
@@ -161,26 +191,24 @@ def _minutes(a, b):
     return Decimal((b - a) // timedelta(seconds=1)) / 60
 
 
-def _warn_unknown(env, years):
+def _warn_unknown(years):
     for y in sorted(years):
-        msg = (f"{y} 年的法定节假日安排未知，工作日按周一至周五计算 "
-               f"(working days in {y} counted Monday–Friday; add {y} to rules/calendar.yaml)")
-        if msg not in env[WARNINGS]:
-            env[WARNINGS].append(msg)
+        warn(f"{y} 年的法定节假日安排未知，工作日按周一至周五计算 "
+             f"(working days in {y} counted Monday–Friday; add {y} to rules/calendar.yaml)", once=True)
 
 
 def make_calendar_functions(calendar):
-    def working_days_after(env, t, n):
+    def working_days_after(t, n):
         if not 0 <= n <= MAX_WORKING_DAYS:
             raise ValueError(f"{n} working days is outside 0–{MAX_WORKING_DAYS}")
         result, unknown = calendar.end_of_working_day(_to_dt(t), int(n))
-        _warn_unknown(env, unknown)
+        _warn_unknown(unknown)
         return result
 
-    def is_working_day(env, d):
+    def is_working_day(d):
         working, known = calendar.is_working_day(d)
         if not known:
-            _warn_unknown(env, {d.year})
+            _warn_unknown({d.year})
         return working
     return working_days_after, is_working_day
 
@@ -230,9 +258,9 @@ def builtin_functions(calendar) -> dict[str, Function]:
     fns = {name: Function(name, check, impl, grows=name == "sum") for name, check, impl in table}
     fns["working_days_after"] = Function(
         "working_days_after", _sig(("datetime", "date"), ("integer",), returns=DATETIME),
-        working_days_after, needs_env=True)
+        working_days_after, warns=True)
     fns["is_working_day"] = Function(
-        "is_working_day", _sig(("date",), returns=BOOLEAN), is_working_day, needs_env=True)
+        "is_working_day", _sig(("date",), returns=BOOLEAN), is_working_day, warns=True)
     fns["given"] = Function("given", _given_check, lambda x: x is not None, null_safe=True)
     fns["coalesce"] = Function("coalesce", _coalesce_check, _coalesce, null_safe=True)
     return fns

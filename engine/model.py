@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from .expressions import Expr
-from .types import Type
+from .types import ANY, Type
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,22 @@ class Validation:
     message: str
 
 
+@dataclass(frozen=True)
+class StagePlan:
+    derived: tuple  # (name, fn) of the stage's derived facts, in order
+    tables: bool  # a `hit: first` / `hit: unique` table is among its rules (engine.resolution.table_hits)
+    outputs: tuple  # the Outputs it decides
+
+
+@dataclass(frozen=True)
+class Plan:
+    derived: tuple  # (name, fn) of the rule set's derived facts, in order
+    stages: tuple  # StagePlan per stage
+    outputs: tuple  # (name, result type) of every output
+    rules: dict  # rule id → Rule
+    reads: dict  # rule id → (name, type) of the facts its condition reads, for the explanation
+
+
 @dataclass
 class RuleSet:
     name: str
@@ -182,7 +199,37 @@ class RuleSet:
         return [r for s in self.stages for r in s.rules]
 
     def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+        return self.plan.rules.get(rule_id)
+
+    @cached_property
+    def plan(self) -> Plan:
+        """What evaluation walks, worked out once per rule-set version (the rule set is not
+        changed after the compiler builds it)."""
+        return Plan(
+            derived=tuple((d.name, d.expr.fn) for d in self.derived),
+            stages=tuple(StagePlan(tuple((d.name, d.expr.fn) for d in stage.derived),
+                                   any(r.table_hit in ("first", "unique") for r in stage.rules),
+                                   tuple(self.outputs[o] for o in stage.outputs)) for stage in self.stages),
+            outputs=tuple((name, o.result_type) for name, o in self.outputs.items()),
+            rules={r.id: r for r in self.rules},
+            reads={r.id: tuple((n, self.fact_types.get(n, ANY)) for n in sorted(r.reads) if n not in self.tables)
+                   for r in self.rules})
+
+    @cached_property
+    def personal(self) -> frozenset:
+        """The `pii: true` inputs and every derived fact or output whose value is computed from one
+        of them (transitively): what the decision log masks. A fact that a pii value only decides
+        *whether* a rule fires (its condition) is not in it, so the decision stays auditable."""
+        names = {n for n, i in self.inputs.items() if i.pii}
+        computed = [(d.name, d.expr.names) for d in self.derived]
+        computed += [(d.name, d.expr.names) for s in self.stages for d in s.derived]
+        computed += [(o, e.names) for r in self.rules for o, e in r.then.items()]
+        grew = bool(names)
+        while grew:  # each pass adds at least one name, so at most len(computed) passes
+            added = {name for name, reads in computed if name not in names and reads & names}
+            names |= added
+            grew = bool(added)
+        return frozenset(names)
 
     @property
     def meta(self) -> dict:

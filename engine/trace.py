@@ -13,16 +13,7 @@ from dataclasses import dataclass, field
 from .conditions import compile_condition
 from .errors import DecisionConflict
 from .evaluate import Decision, evaluate
-from .functions import WARNINGS
 from .model import RuleSet
-
-
-def ruleset_rules(ruleset: RuleSet) -> dict:
-    """Rule id → Rule, cached on the rule set."""
-    cached = ruleset.__dict__.get("_rules_by_id")
-    if cached is None:
-        cached = ruleset.__dict__["_rules_by_id"] = {r.id: r for r in ruleset.rules}
-    return cached
 
 
 class RecordingMatcher:
@@ -61,36 +52,22 @@ class Trace:
     held: dict  # rule id → condition value (True/False/None), for the stages reached
     in_force: dict  # rule id → in force on the effective date
     fired: list  # rule ids in firing order
-    winners: dict = field(default_factory=dict)  # output → [rule ids whose value it took]
+    winners: dict = field(default_factory=dict)  # output → [rule ids whose value it took] (set outputs)
     sets: dict = field(default_factory=dict)  # rule id → {output: typed value} (fired rules)
+    shadowed: dict = field(default_factory=dict)  # `hit: first` row id → the row that matched before it
     conflict: DecisionConflict | None = None
 
 
 def trace(ruleset: RuleSet, case: dict, as_of, matcher: RecordingMatcher | None = None) -> Trace:
     """Decide `case` and record how. A CaseError (invalid case) propagates; a
-    DecisionConflict is caught and returned in `conflict` (decision None)."""
+    DecisionConflict is caught and returned in `conflict` (decision None). Who decided each
+    output is the decision's own record (engine.resolution), not worked out again."""
     m = matcher or RecordingMatcher(ruleset)
     m.reset()
     try:
         decision = evaluate(ruleset, m, case, as_of, "fired")
     except DecisionConflict as e:
         return Trace(None, m.env or {}, m.effective, dict(m.held), dict(m.in_force), [], conflict=e)
-    fired = [f["id"] for f in decision.fired]
-    sets = {}
-    rules = ruleset_rules(ruleset)
-    env = dict(m.env)
-    env[WARNINGS] = []  # the values are recomputed: keep their warnings out of the decision's
-    for fid in fired:
-        sets[fid] = {o: e.fn(env) for o, e in rules[fid].then.items()}
-    winners = {}
-    for name, o in ruleset.outputs.items():
-        setters = [rules[f] for f in fired if rules[f].stage == o.stage and sets[f].get(name) is not None]
-        if not setters:
-            continue
-        if o.combine == "collect":
-            winners[name] = [r.id for r in setters]
-        elif o.combine == "first":
-            winners[name] = [setters[0].id]
-        else:
-            winners[name] = [max(setters, key=lambda r: (r.priority, -r.index)).id]
-    return Trace(decision, m.env, m.effective, dict(m.held), dict(m.in_force), fired, winners, sets)
+    winners = {name: list(r.winners) for name, r in decision.resolution.items() if r.winners}
+    return Trace(decision, m.env, m.effective, dict(m.held), dict(m.in_force), [f["id"] for f in decision.fired],
+                 winners, decision.sets, decision.shadowed)

@@ -7,10 +7,10 @@ priority (or an earlier row of its table) took from it.
 """
 from __future__ import annotations
 
-import difflib
 import json
 
 from .conditions import compile_condition, describe
+from .errors import did_you_mean
 from .model import All, Atom, Not, Rule, RuleSet
 from .trace import trace
 from .types import ANY, to_json
@@ -60,8 +60,7 @@ def why_not(ruleset: RuleSet, case: dict, as_of, rule_id: str) -> dict:
     """The explanation as a dict (raises CaseError for an invalid case, UnknownRule)."""
     rule: Rule | None = ruleset.rule(rule_id)
     if rule is None:
-        close = difflib.get_close_matches(rule_id, [r.id for r in ruleset.rules], n=3)
-        raise UnknownRule(f"no rule {rule_id!r} in {ruleset.name}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        raise UnknownRule(f"no rule {rule_id!r} in {ruleset.name}" + did_you_mean(rule_id, ruleset.plan.rules))
     t = trace(ruleset, case, as_of)
     reached = rule.id in t.held
     env = t.env if reached else None
@@ -116,9 +115,8 @@ def why_not(ruleset: RuleSet, case: dict, as_of, rule_id: str) -> dict:
         out["verdict"] = (f"not in force on the effective date {out['effective_date']} "
                           f"(in force {out['effective_from'] or '…'} to {out['effective_to'] or '…'})")
         return out
-    if held is True:  # a row of a `hit: first` table below the row that matched
-        row = next((f for f in t.fired if ruleset.rule(f).table == rule.table), None)
-        out["first_hit_by"] = row
+    if rule.id in t.shadowed:  # a row of a `hit: first` table behind the row that matched
+        row = out["first_hit_by"] = t.shadowed[rule.id]
         out["verdict"] = f"its condition holds, but an earlier row of table {rule.table} matched first ({row})"
         return out
     failed = [n for n in _leaves(out["condition"]) if n["value"] != "true"]

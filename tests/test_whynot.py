@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from aftersales.cli import main
 from engine.rulebook import RuleBook
 from engine.types import CHINA
 from engine.whynot import UnknownRule, why_not
@@ -126,7 +126,7 @@ stages:
 
 
 def test_unknown_rule_suggests_close_ids(warranty):
-    with pytest.raises(UnknownRule, match="did you mean W-411"):
+    with pytest.raises(UnknownRule, match="did you mean 'W-411'"):
         why_not(warranty, _case("free_repair.json"), AS_OF, "W-4111")
 
 
