@@ -9,10 +9,11 @@ and after.
 
 Cases come as JSON Lines, one `{"ruleset": …, "case": {…}, "as_of": …}` per line —
 the decision log's export has that shape (`ruleset` may be a name or an object with
-`name`; `decision_id` identifies the case when present) — or straight from the
-decision log (`--log --since DATE`). Both rule books use the Python backend; above a
-few thousand cases the work is split over a process pool, each worker loading the
-two rule books once.
+`name`; `decision_id` identifies the case when present) — or from the entries of the
+decision log, which the command layer reads and hands over (`log_lines`). Both rule
+books use the Python backend; above a few thousand cases the work is split over a
+process pool, each worker loading the two rule books once; a progress bar (tqdm) on
+standard error when it is a terminal.
 """
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+from tqdm import tqdm
 
 from .case import read_as_of
 from .errors import CaseError, DecisionConflict
@@ -104,30 +106,11 @@ def read_jsonl(path: str) -> list[str]:
         raise ImpactError(f"{path}: cannot read: {e.strerror}") from None
 
 
-def log_lines(since, until=None, ruleset=None) -> list[str]:
-    """The decision log (AFTERSALES_DATABASE_URL, else SQLite in AFTERSALES_VAR) as JSON Lines."""
-    try:
-        from api.decision_log import DecisionLog, DecisionLogError
-    except ImportError as e:
-        raise ImpactError(f"the decision log is not available: {e}") from None
-    from datetime import datetime, time as dtime
-    from .types import CHINA
-    def moment(value):
-        if value is None:
-            return None
-        d = read_as_of(value)
-        return d if "T" in str(value) else datetime.combine(d.date(), dtime(0), CHINA)
-    out = []
-    try:
-        with DecisionLog.open(os.environ.get("AFTERSALES_DATABASE_URL") or None,
-                              os.environ.get("AFTERSALES_VAR", "var")) as dlog:
-            for row in dlog.iter_entries(ruleset=ruleset, since=moment(since), until=moment(until)):
-                out.append(json.dumps({"decision_id": row["decision_id"], "ruleset": row["ruleset"],
-                                       "as_of": row["as_of"], "case": row["case"]},
-                                      ensure_ascii=False, default=_json_default))
-    except DecisionLogError as e:
-        raise ImpactError(f"decision log: {e}") from None
-    return out
+def log_lines(rows) -> list[str]:
+    """Entries of the decision log (dicts with decision_id, ruleset, as_of, case) as JSON Lines."""
+    return [json.dumps({"decision_id": row["decision_id"], "ruleset": row["ruleset"],
+                        "as_of": row["as_of"], "case": row["case"]}, ensure_ascii=False, default=_json_default)
+            for row in rows]
 
 
 def _json_default(o):
@@ -156,12 +139,7 @@ def decide(book: RuleBook, ruleset: str, case, as_of) -> Outcome:
         return Outcome("rejected", detail="; ".join(f"{k}: {' '.join(v)}" for k, v in e.errors.items()))
     except DecisionConflict as e:
         return Outcome("conflict", detail=str(e))
-    deciders: dict[str, list] = {}
-    for f in d.fired:
-        lost = set(f.get("overridden", ()))
-        for o in f["sets"]:
-            if o not in lost:
-                deciders.setdefault(o, []).append(f["id"])
+    deciders = {o: list(r.winners) for o, r in d.resolution.items() if r.winners}  # engine.resolution
     return Outcome("decided", d.outputs, [f["id"] for f in d.fired], deciders)
 
 
@@ -356,9 +334,10 @@ def _work(args) -> Aggregate:
 
 
 def compare(base_dir, current_dir, lines: list[str], ruleset=None, as_of=None, jobs: int | None = None,
-            examples: int = EXAMPLES, progress=None) -> tuple[Aggregate, dict]:
+            examples: int = EXAMPLES, progress: bool = False) -> tuple[Aggregate, dict]:
     """Decide every line under both rule folders. Returns the aggregate and the load problems
-    ({"base": [...], "current": [...]}, rule sets that failed to load)."""
+    ({"base": [...], "current": [...]}, rule sets that failed to load). With `progress`, a
+    progress bar on standard error when it is a terminal."""
     base = RuleBook.load(base_dir, backend="python")
     current = RuleBook.load(current_dir, backend="python")
     problems = {"base": [str(p) for p in base.all_problems()], "current": [str(p) for p in current.all_problems()]}
@@ -366,54 +345,26 @@ def compare(base_dir, current_dir, lines: list[str], ruleset=None, as_of=None, j
     jobs = jobs or os.cpu_count() or 1
     total = Aggregate()
     chunks = [(i + 1, lines[i:i + CHUNK]) for i in range(0, len(lines), CHUNK)]
-    done = 0
-    if jobs > 1 and len(lines) >= PARALLEL_FROM:
-        import multiprocessing as mp
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-        with ctx.Pool(jobs, _init_worker, (str(base_dir), str(current_dir), ruleset, default_as_of, examples)) as pool:
-            for agg in pool.imap(_work, chunks):
-                total.merge(agg)
-                done += CHUNK
-                if progress:
-                    progress(min(done, len(lines)), len(lines), total)
-    else:
-        comparer = Comparer(base, current, ruleset, default_as_of, examples)
-        for start, chunk in chunks:
-            total.merge(comparer.run(start, chunk))
-            done += len(chunk)
-            if progress:
-                progress(done, len(lines), total)
+    with tqdm(total=len(lines), desc="impact", unit=" cases", file=sys.stderr, leave=False,
+              disable=None if progress else True) as bar:
+        if jobs > 1 and len(lines) >= PARALLEL_FROM:
+            import multiprocessing as mp
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            with ctx.Pool(jobs, _init_worker,
+                          (str(base_dir), str(current_dir), ruleset, default_as_of, examples)) as pool:
+                for (_, chunk), agg in zip(chunks, pool.imap(_work, chunks)):
+                    _add(total, agg, len(chunk), bar)
+        else:
+            comparer = Comparer(base, current, ruleset, default_as_of, examples)
+            for start, chunk in chunks:
+                _add(total, comparer.run(start, chunk), len(chunk), bar)
     return total, problems
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, only when it is a terminal."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self.t0 = time.monotonic()
-        self.last = 0.0
-
-    def __call__(self, done, total, agg: Aggregate):
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.2 and done < total:
-            return
-        self.last = now
-        frac = done / total if total else 1
-        eta = (now - self.t0) / frac * (1 - frac) if frac else 0
-        bar = "#" * int(frac * 30)
-        changed = sum(agg.changed.values())
-        self.stream.write(f"\rimpact [{bar:<30}] {done:,}/{total:,} cases, {changed:,} changed, "
-                          f"{now - self.t0:.0f}s elapsed, ~{eta:.0f}s left ")
-        self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\r" + " " * 100 + "\r")
-            self.stream.flush()
+def _add(total: Aggregate, agg: Aggregate, cases: int, bar):
+    total.merge(agg)
+    bar.set_postfix_str(f"{sum(total.changed.values()):,} changed", refresh=False)
+    bar.update(cases)
 
 
 # -- the report -----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.analysis import Candidates, analyse, materialize
-from engine.cli import main
+from aftersales.cli import main
 from engine.conditions import compile_condition
 from engine.rulebook import RuleBook
 from engine.trace import trace

@@ -1,14 +1,13 @@
 """`aftersales test`: the YAML rule tests on both engines, a readable expected/actual table per
-failure, rule coverage per rule set and overall, --min-coverage; `make test` runs it."""
+failure, rule coverage per rule set and overall, --min-coverage. The shipped rules' own tests
+run once, in tests/test_rule_tests.py."""
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-
-from .conftest import ROOT
+from aftersales.cli import main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "flawed"
 
@@ -110,16 +109,3 @@ def test_a_rejected_case_and_an_expected_rejection(rules, capsys):
     assert re.search(r"decision\s+decided\s+rejected: n: expected a whole number", out)
     assert re.search(r"decision\s+rejected for n\s+decided", out)
     assert re.search(r"expected\s+actual\s+\[python\]", out)
-
-
-def test_shipped_rules_all_pass_with_full_coverage(capsys):
-    rc, out = _run(capsys, str(ROOT / "rules"), "--min-coverage", "100")
-    assert rc == 0, out
-    assert re.search(r"coverage overall\s+(\d+)/\1\s+\(100\.0%\)", out)
-
-
-def test_make_test_runs_the_rule_tests_with_coverage():
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    target = makefile[makefile.index("\ntest:"):]
-    target = target[:target.index("\n\n")]
-    assert "$(BIN)/aftersales test rules --min-coverage 100" in target

@@ -10,10 +10,10 @@ from urllib.parse import quote
 
 import pytest
 
-from engine import cli
+from aftersales import cli
 from engine.types import MONEY, to_json
 
-from . import test_serve
+from .e2e import test_serve
 from .conftest import ROOT
 from .test_api import WARRANTY_CASE, make_app
 
@@ -316,6 +316,7 @@ def raw_request(port: int, head: bytes, body_chunks=()) -> bytes:
         return answer
 
 
+@pytest.mark.e2e
 def test_a_chunked_body_over_1_mib_is_a_413_from_the_real_server(server):
     request = json.dumps({"case": WARRANTY_CASE, "as_of": AS_OF}).encode()
     head = (b"POST /v1/decisions/warranty HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
@@ -327,6 +328,7 @@ def test_a_chunked_body_over_1_mib_is_a_413_from_the_real_server(server):
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
 
 
+@pytest.mark.e2e
 def test_a_long_uri_is_a_problem_json_414_and_gunicorn_answers_past_its_own_limit(server):
     head = b"GET /v1/decisions?ruleset=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
     answer = raw_request(server.port, head % (b"w" * 5000, server.port))
@@ -335,5 +337,6 @@ def test_a_long_uri_is_a_problem_json_414_and_gunicorn_answers_past_its_own_limi
     assert answer.startswith(b"HTTP/1.1 414"), answer[:300]  # gunicorn's own page: documented in api/serve.py
 
 
+@pytest.mark.e2e
 def test_the_server_opens_no_shared_control_socket(server):
     assert not list(Path(server.runtime).rglob("*.ctl"))

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import cli
+from aftersales import cli
+from engine.rulebook import RuleBook
 
 from .conftest import ROOT
 from .test_api import WARRANTY_CASE, make_app
@@ -255,7 +256,7 @@ def test_a_hostile_case_file_exits_0_or_2_with_a_message(tmp_path_factory, capsy
                                                          as_of):
     case = tmp_path_factory.mktemp("case") / "case.json"
     case.write_bytes(content)
-    monkeypatch.setattr(cli, "_load", lambda args: books["python"])  # the rules loaded once: time the case alone
+    monkeypatch.setattr(RuleBook, "load", lambda *a, **k: books["python"])  # the rules loaded once: time the case alone
     started = time.perf_counter()
     code = cli.main(["eval", "warranty", str(case), "--as-of", as_of or "2026-11-25"])
     assert time.perf_counter() - started < BOUND

@@ -1,16 +1,18 @@
 """`aftersales impact`: two versions of a rule set in a temporary git repository, a generated
 corpus, and transitions and money sums checked against what the two versions say."""
+import io
 import json
 import random
 import shutil
 import subprocess
+import sys
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from aftersales.cli import main
 from engine import impact
-from engine.cli import main
 
 V1 = """ruleset: shop
 title: Shipping and return fees
@@ -233,6 +235,22 @@ def test_parallel_and_serial_runs_give_the_same_report(repo, tmp_path):
     assert a["changed"] == changed
 
 
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_progress_bar_on_a_terminal_unless_no_progress(repo, tmp_path, capsys, monkeypatch):
+    args = ["impact", "--base", "HEAD~1", "--rules", str(repo / "rules"), "--cases", str(_write(tmp_path, corpus(20))),
+            "--format", "json"]
+    assert main(args) == 0 and capsys.readouterr().err == ""  # standard error is not a terminal
+    for extra, shown in (([], True), (["--no-progress"], False)):
+        terminal = _Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        assert main(args + extra) == 0
+        assert ("impact:" in terminal.getvalue() and "/20 [" in terminal.getvalue()) is shown, terminal.getvalue()
+
+
 def test_bad_base(repo, tmp_path, capsys):
     cases = _write(tmp_path, corpus(2))
     rc, _, err = _run(capsys, "--base", "no-such-rev", "--rules", str(repo / "rules"), "--cases", str(cases))
@@ -263,3 +281,14 @@ def test_replay_from_the_decision_log(repo, tmp_path, capsys, monkeypatch):
     (t,) = [t for t in rep["rulesets"]["shop"]["transitions"] if t["output"] == "shipping"]
     assert (t["before"], t["after"], t["cases"]) == ("free", "paid", 1)
     assert t["examples"][0]["case_id"] == "id1" and t["examples"][0]["as_of"] == "2026-11-20T11:00:00+08:00"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--since", "9999-99-99", "expected a date-time"),
+    ("--until", "0001-01-01T00:00:00+14:00", "between 1900-01-01 and 2199-12-31")])
+def test_a_bad_since_or_until_exits_2_naming_the_option(repo, tmp_path, capsys, monkeypatch, option, value, message):
+    monkeypatch.setenv("AFTERSALES_VAR", str(tmp_path / "var"))
+    monkeypatch.delenv("AFTERSALES_DATABASE_URL", raising=False)
+    rc, out, err = _run(capsys, "--base", "HEAD~1", "--rules", str(repo / "rules"), "--log", option, value)
+    assert rc == 2 and out == ""
+    assert f"impact: {option} {value!r}" in err and message in err and "Traceback" not in err

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from engine.calendar import WorkCalendar
-from engine.cli import main
+from aftersales.cli import main
 from engine.compiler import compile_ruleset
 from engine.errors import RulesError
 

@@ -20,14 +20,14 @@ from api import create_app
 from api.rulesource import SOURCE, RuleSource
 from api.settings import Settings
 from engine.calendar import WorkCalendar
-from engine.cli import main
+from aftersales.cli import main
 from engine.compiler import compile_ruleset
 from engine.errors import RulesError
 from engine.rulebook import RuleBook
 
 from .ports import loopback_port
 
-from . import test_serve
+from .e2e import test_serve
 from .conftest import RULES
 
 SLA_CASE = {"kind": "repair", "requested_at": "2026-11-23T09:00:00+08:00"}
@@ -308,6 +308,7 @@ class TwoWorkers:
         return test_serve.call(self.url + "/v1/decisions/sla", SLA_BODY)[1]["ruleset"]["digest"]
 
 
+@pytest.mark.e2e
 def test_serve_with_two_workers_names_one_digest_after_each_edit(tmp_path):
     """A good edit loaded by the worker that answers a reload, then at once a broken edit: before, the
     other worker went from the old version straight to the broken edit and kept serving the old one."""
