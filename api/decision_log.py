@@ -59,11 +59,14 @@ that is not one ``page`` issued, or a ``since``/``until`` that leaves the years 
 stable for a window that is already in the past; a decision committed late with a timestamp behind
 a cursor that has moved past it is not revisited (use ``until`` a little in the past for exports).
 
-Threads and processes: connections live in a small lock-protected pool, one connection per
-operation, so any number of Flask/gunicorn threads may call one ``DecisionLog``.  SQLite writers in
-one process also take a process-local lock (no busy-wait between our own threads); across
-processes SQLite's busy timeout (10 s) serialises them.  Open one ``DecisionLog`` per process
-*after* fork (gunicorn's default without ``--preload``); a log used in a forked child abandons the
+Threads and processes: one connection per operation from a pool, so any number of Flask/gunicorn
+threads may call one ``DecisionLog``.  PostgreSQL uses ``psycopg_pool.ConnectionPool`` (PG_POOL_MIN
+to PG_POOL_MAX connections, each checked when handed out; while the server is down an operation
+waits up to the connect timeout for a connection, then fails).  SQLite keeps a few idle connections
+in a small lock-protected pool; its writers in one process also take a process-local lock (no
+busy-wait between our own threads); across processes SQLite's busy timeout (10 s) serialises them.
+Open one ``DecisionLog`` per process *after* fork (gunicorn's default without ``--preload``): the
+PostgreSQL pool's threads do not survive a fork; a SQLite log used in a forked child abandons the
 parent's connections (never closing them, which would disturb the parent) and opens its own.
 
 Errors: a duplicate decision id raises :class:`DuplicateDecisionError`; a store that cannot be
@@ -99,7 +102,11 @@ log = logging.getLogger(__name__)
 DEFAULT_CONNECT_TIMEOUT_S = 5
 SQLITE_BUSY_TIMEOUT_S = 10.0
 MAX_PAGE = 10_000
-POOL_IDLE_MAX = 8
+POOL_IDLE_MAX = 8   # SQLite: idle connections kept
+# PostgreSQL (psycopg_pool): connections kept open, and at most open at once; a thread beyond the
+# maximum waits for one, up to the connect timeout.
+PG_POOL_MIN = 1
+PG_POOL_MAX = 16
 # A decision id the service gives is a 36-character UUID; the bound keeps every cursor we issue
 # (base64 of [timestamp, id], at most ~740 characters for 128 four-byte characters) under
 # MAX_CURSOR_CHARS, so a longer cursor is refused before it is decoded.
@@ -355,7 +362,8 @@ def prepare(e: LogEntry) -> PreparedEntry:
 # --------------------------------------------------------------------------- pool
 
 class _Pool:
-    """A few idle connections behind a lock; one connection per operation."""
+    """SQLite's connections: a few idle ones behind a lock, one per operation (PostgreSQL uses
+    psycopg_pool)."""
 
     def __init__(self, connect: Callable[[], Any], idle_max: int = POOL_IDLE_MAX):
         self._connect = connect
@@ -545,7 +553,7 @@ class DecisionLog:
 class _Backend:
     kind: str
     target: str
-    pool: _Pool
+    pool: Any   # _Pool (SQLite) or psycopg_pool.ConnectionPool; both have close()
 
     def record(self, rows: list[tuple]) -> None: ...
     def get(self, decision_id: str) -> dict | None: ...
@@ -722,11 +730,20 @@ _PG_SCHEMA_LOCK = 0x61667465  # advisory lock key: concurrent CREATE ... IF NOT 
 
 
 class _Postgres(_Backend):
+    """PostgreSQL through a psycopg_pool.ConnectionPool.
+
+    The pool opens in the background, so ``open`` does not fail while the server is down; each
+    connection is configured once (the JSON reader, and the schema on the first one that
+    succeeds) and checked with an empty query when it is handed out, so connections the server
+    closed (restart, failover) are replaced before use.  An operation that finds no working
+    connection within the connect timeout fails with DecisionLogUnavailable (503)."""
+
     kind = "postgresql"
 
     def __init__(self, url: str):
         import psycopg  # imported here so that SQLite-only deployments need not load it
         from psycopg.conninfo import conninfo_to_dict
+        from psycopg_pool import ConnectionPool
 
         self._psycopg = psycopg
         try:
@@ -736,83 +753,55 @@ class _Postgres(_Backend):
         host = params.get("host") or "localhost"
         port = params.get("port") or "5432"
         self.target = f"postgresql://{host}:{port}/{params.get('dbname', '')}"
-        self._url = url
-        self._extra: dict[str, Any] = {"application_name": "aftersales"} \
+        extra: dict[str, Any] = {"application_name": "aftersales"} \
             if "application_name" not in params else {}
         if "connect_timeout" not in params:
-            self._extra["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT_S
+            extra["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT_S
+        try:
+            timeout = float(params.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT_S)
+        except ValueError:
+            raise ValueError("invalid postgresql URL: connect_timeout is not a number") from None
         self._schema_ready = False
-        self._schema_lock = threading.Lock()
-        self.pool = _Pool(self._connect)
+        self.pool = ConnectionPool(url, kwargs=extra, min_size=PG_POOL_MIN, max_size=PG_POOL_MAX,
+                                   timeout=timeout if timeout > 0 else DEFAULT_CONNECT_TIMEOUT_S,
+                                   configure=self._configure, check=ConnectionPool.check_connection,
+                                   name="decision-log", open=False)
+        self.pool.open(wait=False)
         try:
             self._read("SELECT 1", ())
         except DecisionLogUnavailable as e:
             log.warning("decision log %s not reachable yet (%s); the schema is created on the "
                         "first connection that succeeds", self.target, e.__cause__ or e)
 
-    def _connect(self):
-        psycopg = self._psycopg
+    def _configure(self, conn) -> None:
+        """Each new connection: Decimal JSON, and the schema until it exists (left idle)."""
         from psycopg.types.json import set_json_loads
 
-        try:
-            conn = psycopg.connect(self._url, autocommit=False, **self._extra)
-        except psycopg.Error as e:
-            raise DecisionLogUnavailable(f"cannot connect to {self.target}: {e}") from e
         set_json_loads(_loads, conn)
-        try:
-            if not self._schema_ready:
-                with self._schema_lock:
-                    if not self._schema_ready:
-                        with conn.cursor() as cur:
-                            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
-                            for stmt in _PG_SCHEMA:
-                                cur.execute(stmt)
-                        conn.commit()
-                        self._schema_ready = True
-        except psycopg.Error as e:
-            _close_quietly(conn)
-            raise DecisionLogUnavailable(f"cannot create the schema on {self.target}: {e}") from e
-        return conn
+        if not self._schema_ready:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
+                for stmt in _PG_SCHEMA:
+                    cur.execute(stmt)
+            conn.commit()
+            self._schema_ready = True
 
     def _run(self, fn: Callable[[Any], Any]) -> Any:
-        """Run fn(conn) on a pooled connection; retry once on a fresh one if a reused connection
-        turned out dead *before* anything could have been committed (fn raises _BeforeCommit)."""
-        psycopg = self._psycopg
-        for attempt in (0, 1):
-            # the retry takes a new connection: after a server restart every idle one is dead
-            conn, reused = self.pool.acquire() if attempt == 0 else (self._connect(), False)
-            ok = False
-            try:
-                result = fn(conn)
-                ok = True
-                return result
-            except _BeforeCommit as e:
-                err = e.__cause__
-                dead = conn.closed or conn.broken
-                if attempt == 0 and reused and dead:
-                    self.pool.discard_idle()
-                    continue
-                raise self._wrap(err) from err
-            except psycopg.Error as e:
-                raise self._wrap(e) from e
-            finally:
-                healthy = ok and not conn.closed and not conn.broken
-                if not ok and not conn.closed and not conn.broken:
-                    try:
-                        conn.rollback()
-                        healthy = True
-                    except Exception:  # noqa: BLE001
-                        healthy = False
-                self.pool.release(conn, healthy)
-        raise AssertionError("unreachable")
+        """fn(conn) on a pooled connection; the pool rolls back what fn left open."""
+        from psycopg_pool import PoolClosed, PoolTimeout
 
-    def _wrap(self, e: BaseException) -> DecisionLogError:
-        if isinstance(e, self._psycopg.errors.UniqueViolation):
-            return DuplicateDecisionError(
-                "duplicate decision id in the log; nothing of the batch was stored")
-        if isinstance(e, DecisionLogError):
-            return e
-        return DecisionLogUnavailable(f"decision log ({self.target}) failed: {e}")
+        try:
+            with self.pool.connection() as conn:
+                return fn(conn)
+        except PoolClosed as e:
+            raise DecisionLogError("decision log is closed") from e
+        except PoolTimeout as e:
+            raise DecisionLogUnavailable(f"cannot connect to {self.target}: {e}") from e
+        except self._psycopg.errors.UniqueViolation as e:
+            raise DuplicateDecisionError(
+                "duplicate decision id in the log; nothing of the batch was stored") from e
+        except self._psycopg.Error as e:
+            raise DecisionLogUnavailable(f"decision log ({self.target}) failed: {e}") from e
 
     def record(self, rows: list[tuple]) -> None:
         self._write(f"INSERT INTO decisions ({_SELECT}) VALUES "
@@ -823,15 +812,10 @@ class _Postgres(_Backend):
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
         """One write transaction, committed when this returns."""
-        psycopg = self._psycopg
-
         def work(conn):
-            try:
-                with conn.cursor() as cur:
-                    cur.executemany(sql, rows)
-            except psycopg.Error as e:
-                raise _BeforeCommit() from e
-            conn.commit()   # a failure here is ambiguous (may have committed): never retried
+            with conn.cursor() as cur:
+                cur.executemany(sql, rows)
+            conn.commit()
 
         self._run(work)
 
@@ -839,17 +823,12 @@ class _Postgres(_Backend):
         return _row_dict(r, format_ts(r[1]), r[6], r[7], r[8])
 
     def _read(self, sql: str, params: list | tuple) -> list[tuple]:
-        psycopg = self._psycopg
-
         def work(conn):
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(sql, params)
-                    rows = cur.fetchall()
-                conn.rollback()    # end the read transaction: no idle-in-transaction sessions
-                return rows
-            except psycopg.Error as e:
-                raise _BeforeCommit() from e
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+            conn.rollback()    # end the read transaction: no idle-in-transaction sessions
+            return rows
 
         return self._run(work)
 
@@ -881,6 +860,3 @@ class _Postgres(_Backend):
         self._read("SELECT 1", ())
         return True
 
-
-class _BeforeCommit(Exception):
-    """Internal: the statement failed before COMMIT was sent, so retrying cannot double-store."""

@@ -238,9 +238,9 @@ def test_postgresql_reconnects_after_server_side_disconnect(pg_url):
 
     with DecisionLog.open(pg_url) as lg:
         lg.record([entry(1)])
-        idle = [lg._b.pool.acquire()[0] for _ in range(3)]
-        for c in idle:
-            lg._b.pool.release(c, True)                # the pool now holds 3 idle connections
+        pool = lg._b.pool
+        with pool.connection(), pool.connection(), pool.connection():
+            pass                                       # the pool now holds 3 idle connections
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

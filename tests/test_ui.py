@@ -1,6 +1,6 @@
 """The web pages (api/ui) through Flask's test client: fast checks of every page, no browser.
 
-The browser drives the same pages end to end in tests/test_ui_browser.py."""
+The browser drives the same pages end to end in tests/e2e/test_ui_browser.py."""
 import re
 import shutil
 from html.parser import HTMLParser
@@ -173,22 +173,79 @@ def test_a_boolean_that_defaults_to_true_can_be_unticked():
     assert "clearance_sale" not in case  # false is its default
 
 
+def _output(html: str, name: str) -> str:
+    """The value a card shows for an output, as text."""
+    return re.search(rf'data-output="{name}"><dt>[^<]*</dt><dd[^>]*>([^<]*)<', html)[1]
+
+
+def _arithmetic(html: str) -> str:
+    """The card's arithmetic as the reader sees it, tags removed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'<div class="arith".*?</div>', html, re.S)[0]))
+
+
 def test_scrap_page_shows_floor_verdict_approver_and_the_arithmetic(client, app):
     r = client.post("/ui/scrap", data=SCRAP_FORM)
     assert r.status_code == 200, text(r)
     html = text(r)
     d = app.extensions["aftersales"].log.page()[0][0]["response"]["decision"]
     assert d["price_verdict"] == "special_approval_required" and d["approver"] == "company_leader"
-    assert f'data-testid="floor">{words.money(d["floor_price"])}<' in html
-    assert 'data-testid="verdict">需特别审批（总经理）<' in html and 'data-testid="approver">公司主管领导<' in html
-    assert "¥2,586.67" in html and "85%" in html and "(1 − 0%)" in html and "低于底价" in html
+    assert _output(html, "floor_price") == words.money(d["floor_price"], "zh") == "¥2,198.67"
+    assert _output(html, "price_verdict") == "需特别审批（总经理）" and _output(html, "approver") == "公司主管领导"
+    arithmetic = _arithmetic(html)  # the rules' own expressions (floor ratio shown as its value), and what they read
+    assert "市场价值 SP-201 = round_money(market_value_exact) = ¥2,586.67" in arithmetic
+    assert "底价 SP-203 = round_money(market_value_exact * 85%) = ¥2,198.67" in arithmetic
+    assert "market_value_exact = 重量 * mean(区域当日废金属市场价)" in arithmetic
+    assert "重量 = 1.6" in arithmetic and "¥1,500.00、¥1,700.00、¥1,650.00" in arithmetic
     logged = app.extensions["aftersales"].log.page()[0][0]["case"]
     assert logged["market_prices_per_t"] == ["1500.00", "1700.00", "1650.00"] and logged["proposed_price"] == "1500.00"
 
 
 def test_scrap_page_in_a_remote_region_shows_the_cut(client):
-    html = text(client.post("/ui/scrap", data=dict(SCRAP_FORM, region="新疆")))
-    assert "(1 − 10%)" in html and "新疆 10%" in html
+    arithmetic = _arithmetic(text(client.post("/ui/scrap", data=dict(SCRAP_FORM, region="新疆"))))
+    assert "交通不便利区域下调幅度 SP-202 = applied_discount = 10%" in arithmetic
+    assert "底价 SP-202 = round_money(market_value_exact * 85% * (1 - applied_discount)) = ¥1,978.80" in arithmetic
+    assert "listed_discount = 0.10" in arithmetic
+
+
+def test_the_arithmetic_follows_an_edit_of_the_rules(tmp_path):
+    """A policy owner changes how the floor is computed: the page shows the new expression and the
+    engine's new value, with no arithmetic of its own to go stale."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))
+    path = rules / "scrap_pricing.yaml"
+    source = path.read_text(encoding="utf-8")
+    written = "floor_price: = round_money(market_value_exact * floor_ratio)\n"
+    assert source.count(written) == 1
+    app = make_app(tmp_path)
+    app.test_client_class = FormClient
+    client = app.test_client()
+    assert _output(text(client.post("/ui/scrap", data=SCRAP_FORM)), "floor_price") == "¥2,198.67"
+    before = app.extensions["aftersales"].log.page()[0][0]["decision_id"]
+    path.write_text(source.replace(written, "floor_price: = round_money(market_value_exact * floor_ratio - 100)\n"),
+                    encoding="utf-8")
+    assert app.extensions["aftersales"].source.reload()["scrap_pricing"] == "reloaded"
+    html = text(client.post("/ui/scrap", data=SCRAP_FORM))
+    assert _output(html, "floor_price") == "¥2,098.67"
+    assert "底价 SP-203 = round_money(market_value_exact * 85% - 100) = ¥2,098.67" in _arithmetic(html)
+    # the decision made before the edit keeps its value, and no expression it was not computed by
+    html = text(client.get(f"/ui/decisions/{before}"))
+    assert _output(html, "floor_price") == "¥2,198.67" and 'class="arith"' not in html
+
+
+def test_the_timeline_comes_from_the_declarations_not_the_rule_set_name(tmp_path):
+    """The SLA rules under another name, with one due time renamed: the page draws every declared
+    `datetime` output with the status and reached time its fired rules read."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))
+    source = (rules / "sla.yaml").read_text(encoding="utf-8").replace("ruleset: sla\n", "ruleset: service_levels\n")
+    (rules / "sla.yaml").unlink()
+    (rules / "service_levels.yaml").write_text(re.sub(r"\bresponse_due\b", "first_answer_due", source), encoding="utf-8")
+    app = make_app(tmp_path)
+    app.test_client_class = FormClient
+    html = text(app.test_client().post("/ui/decide/service_levels", data=SLA_FORM))
+    svg = re.search(r"<svg class=\"timeline\".*?</svg>", html, re.S)[0]
+    assert svg.count("<path d=") == 4
+    assert "响应期限：2026年9月30日 14:30，实际 2026年9月29日 16:05，按时" in svg
 
 
 def test_sla_page_draws_the_timeline_with_holidays(client):
@@ -200,7 +257,7 @@ def test_sla_page_draws_the_timeline_with_holidays(client):
     assert 'class="holiday"' in svg and "2026年10月1日 法定节假日" in svg and 'class="weekend"' in svg
     assert svg.count("<path d=") == 4  # a due-time diamond per step
     assert "#1a7f37" in svg and "#0969da" in svg  # met (green) and pending (blue)
-    assert "响应：期限 2026年9月30日 14:30，实际 2026年9月29日 16:05，按时" in svg  # the text alternative
+    assert "响应期限：2026年9月30日 14:30，实际 2026年9月29日 16:05，按时" in svg  # the text alternative
 
 
 def test_a_stored_decision_opens_on_its_page(client):
@@ -258,13 +315,24 @@ def test_rules_page_shows_the_load_error_of_a_refused_edit(client, app, tmp_path
     assert 'class="load-error"' in text(client.get("/ui/"))
 
 
+def test_money_numbers_and_dates_read_as_before_in_chinese_and_by_cldr_in_english():
+    assert words.money("1234.5", "zh") == "¥1,234.50" and words.money("1234.5", "en") == "CN¥1,234.50"
+    assert words.money("-3.00", "zh") == "-¥3.00"
+    assert words.percent("0.075", "zh") == "7.5%" and words.percent("0.85", "en") == "85%"
+    assert words.number("12345.678", "zh") == "12,345.678"
+    assert words.day("2026-11-05", "zh") == "2026年11月5日" and words.day("2026-11-05", "en") == "November 5, 2026"
+    assert words.moment("2026-09-30T06:30:00Z", "zh") == "2026年9月30日 14:30"  # China time
+    assert words.moment("2026-09-30T14:30:05+08:00", "en") == "September 30, 2026 14:30:05"
+    assert words.short_moment(words.parse_datetime("2026-09-30T14:30:00+08:00"), "zh") == "9月30日 14:30"
+
+
 def test_english_switch(client):
     r = client.get("/ui/decide/warranty?lang=en")
     html = text(r)
     assert '<html lang="en">' in html and "Purchase date" in html and ">Electronics (projectors etc.)<" in html
     assert "lang=en" in r.headers["Set-Cookie"]
     html = text(client.post("/ui/decide/warranty", data=WARRANTY_FORM))
-    assert 'data-testid="headline">Free repair<' in html and "2027-03-10" in html
+    assert 'data-testid="headline">Free repair<' in html and "March 10, 2027" in html  # Babel's English date
     html = text(client.get("/ui/decide/warranty?lang=zh"))
     assert '<html lang="zh-CN">' in html
 

@@ -55,26 +55,35 @@ def sla_decision(client, **case) -> dict:
     return r.get_json()
 
 
+def _read_as(response: dict, name: str, value: str) -> dict:
+    """The decision as if its fired rules had read `value` for `name` (a logged decision can hold anything)."""
+    fired = [dict(f, values={k: value if k == name else v for k, v in f.get("values", {}).items()})
+             for f in response["fired"]]
+    return dict(response, fired=fired)
+
+
 def test_a_resolution_far_in_the_future_draws_a_bounded_clipped_timeline(client, app, calendar_calls):
-    decision = sla_decision(client)
     case = dict(SLA_CASE, resolved_at="2199-06-01T10:00:00+08:00")  # 63,000 days after the request
+    decision = sla_decision(client, **case)
+    ruleset = app.extensions["aftersales"].source.book.rulesets["sla"].ruleset
     calendar = app.extensions["aftersales"].source.book.calendar
     calendar_calls.clear()
-    svg = timeline.svg(decision, case, calendar, "zh")
+    svg = timeline.svg(ruleset, decision, case, calendar, "zh")
     assert len(calendar_calls) <= timeline.MAX_DAYS
     shaded = re.findall(r'<rect class="(?:weekend|holiday)"', svg)
     assert 0 < len(shaded) <= timeline.MAX_DAYS  # the weekends near the due dates are still shaded
     assert re.search(r'class="clipped"[^>]*>»<title>时间轴最多画出 400 天', svg)  # the right edge says it is cut
     assert "2199年6月1日 10:00" in svg  # the real time stays in the tooltip and the summary
     # a request in 1900 with a due date in 2026 is cut on the left, around the steps
-    svg = timeline.svg(decision, dict(case, requested_at="1900-01-01T00:00:00+08:00"), calendar, "en")
+    svg = timeline.svg(ruleset, _read_as(decision, "requested_at", "1900-01-01T00:00:00+08:00"), case, calendar, "en")
     assert re.search(r'class="clipped"[^>]*>«<title>The timeline draws at most 400 days', svg)
-    # moments beyond the years a datetime holds, in the case or the logged decision, are not drawn
+    # moments beyond the years a datetime holds, in a logged decision, are not drawn
     for far in ("9999-12-31T23:00:00-10:00", "9999-12-31T23:59:00+08:00", "0001-01-01T00:00:00+14:00"):
         calendar_calls.clear()
-        assert timeline.svg(decision, dict(case, resolved_at=far, requested_at=far), calendar, "en") is not None
+        moved = _read_as(decision, "requested_at", far)
+        assert timeline.svg(ruleset, moved, dict(case, resolved_at=far), calendar, "en") is not None
         logged = dict(decision, decision=dict(decision["decision"], resolution_due=far))
-        assert timeline.svg(logged, case, calendar, "en") is not None
+        assert timeline.svg(ruleset, logged, case, calendar, "en") is not None
         assert len(calendar_calls) <= 2 * timeline.MAX_DAYS
 
 

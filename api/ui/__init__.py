@@ -2,11 +2,16 @@
 
     /ui/                        the rule sets: titles, versions, what each decides, load errors
     /ui/decide/<ruleset>        a form generated from the rule set's inputs → a decision card
-    /ui/scrap                   the scrap-price check shaped for finance, with the arithmetic
-    /ui/sla                     the service-level form; the card draws each step on a timeline
+    /ui/scrap                   the scrap-price form shaped for finance (its fields only)
+    /ui/sla                     the service-level form
     /ui/rules/<ruleset>         each rule as a row, in words, with its clause and test coverage
     /ui/decisions               recent decisions (audit), by rule set and date
     /ui/decisions/<id>          a logged decision, on its decision page (audit)
+
+Every decision card shows what the decision and the rule set hold, never arithmetic of
+its own: each computed output with its expression as the rule wrote it and the facts it
+read (workings.py), and, when the rule set declares `datetime` outputs, a timeline of
+them (timeline.py). Money, numbers and dates are formatted by Babel (words.py).
 
 Roles are the API's (api/auth.py): open when no tokens are configured (loopback Host
 names only); otherwise a token typed into /ui/login is checked and a random session id

@@ -6,7 +6,6 @@ import os
 import secrets
 from collections import deque
 from datetime import datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from functools import wraps
 from types import SimpleNamespace
 from urllib.parse import urlencode
@@ -18,20 +17,22 @@ from werkzeug.exceptions import HTTPException
 
 from engine.case import read_as_of
 from engine.errors import CaseError
+from engine.expressions import Expr
 from engine.types import CHINA, parse_date, parse_datetime
 
 from ..auth import _caller
 from ..decision_log import DecisionLogUnavailable
 from ..problems import Problem
 from ..settings import ROLES, SettingsError
-from . import forms, rules, sessions, timeline, words
+from . import forms, rules, sessions, timeline, words, workings
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static",
                static_url_path="/static")
 
 SCRAP = "scrap_pricing"
 SLA = "sla"
-# The scrap-price page: what finance types; every other input keeps its default.
+# The scrap-price page: what finance types; every other input keeps its default (a choice of form
+# fields only: its card, like every card, shows what the decision and the rules hold).
 SCRAP_FIELDS = ["weight_t", "market_prices_per_t", "region", "proposed_price", "quotes", "special_reason",
                 "buyer_licence", "hazardous", "original_value"]
 ORDER = ["warranty", SCRAP, SLA, "depreciation"]  # the start page: the most used first
@@ -217,7 +218,13 @@ def logout():
 @page()
 def start():
     svc = _service()
-    sets = [item for item in svc.source.status() if item["name"] != "calendar"]
+    sets = []
+    for item in svc.source.status():
+        if item["name"] == "calendar":
+            continue
+        loaded = svc.source.book.rulesets.get(item["name"])
+        sets.append(dict(item, timeline=loaded is not None and timeline.applies(loaded.ruleset),
+                         quick=url_for("ui.scrap") if item["name"] == SCRAP else None))
     sets.sort(key=lambda i: (ORDER.index(i["name"]) if i["name"] in ORDER else len(ORDER), i["name"]))
     calendar_error = next((i for i in svc.source.status() if i["name"] == "calendar"), None)
     return render_template("ui/start.html", rulesets=sets, calendar_error=calendar_error)
@@ -297,51 +304,28 @@ def card(ruleset, response: dict, case: dict) -> dict:
            "digest": (rs.get("digest") or "")[:19], "title": ruleset.title if ruleset is not None else rs.get("name"),
            "as_of": words.moment(response["as_of"], lang) if response.get("as_of") else "",
            "headline": head, "tone": tone, "outputs": outputs, "fired": fired,
-           "warnings": response.get("warnings", []), "not_fired": not_fired, "timeline": None, "scrap": None}
+           "warnings": response.get("warnings", []), "not_fired": not_fired, "timeline": None, "workings": []}
     if timeline.applies(ruleset):
-        out["timeline"] = timeline.svg(response, case, _service().source.book.calendar, lang)
-        out["legend"] = timeline.legend(lang)
-    if ruleset is not None and {"floor_price", "market_value"} <= set(decision):
-        out["scrap"] = _scrap_arithmetic(ruleset, decision, case)
+        out["timeline"] = timeline.svg(ruleset, response, case, _service().source.book.calendar, lang)
+        out["legend"] = timeline.legend(ruleset, response, case, lang)
+    if ruleset is not None and rs.get("digest") == ruleset.digest:  # the rules that decided, not a later edit
+        out["workings"] = _workings(ruleset, response, case, lang)
     return out
 
 
-def _dec(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None else None
-    except InvalidOperation:
-        return None
-
-
-def _scrap_arithmetic(ruleset, decision: dict, case: dict) -> dict:
-    """The floor price's arithmetic, from the decision's own outputs and the rule set's parameter."""
-    lang = g.lang
-    prices = [p for p in (_dec(x) for x in case.get("market_prices_per_t") or []) if p is not None]
-    mean = sum(prices) / len(prices) if prices else None
-    shown_mean = mean.quantize(Decimal("0.01")) if mean is not None else None
-    ratio = ruleset.parameters.get("floor_ratio")
-    discount = _dec(decision.get("regional_discount", "0")) or Decimal(0)
-    proposed, floor = _dec(case.get("proposed_price")), _dec(decision.get("floor_price"))
-    compare = None
-    if proposed is not None and floor is not None:
-        compare = (f'{t("below_floor_by")} {words.money(floor - proposed)}' if proposed < floor
-                   else t("at_or_above_floor"))
-    verdict = decision.get("price_verdict")
-    return {"weight": words.number(case.get("weight_t", "0")), "prices": [words.money(p) for p in prices],
-            "mean": words.money(shown_mean) if shown_mean is not None else "—",
-            "mean_exact": mean is not None and mean == shown_mean,
-            "market_value": words.money(decision["market_value"]),
-            "ratio": words.percent(ratio.value) if ratio is not None else None,
-            "ratio_title": ratio.title if ratio is not None else "", "ratio_source": ratio.source if ratio is not None else "",
-            "discount": words.percent(discount), "has_discount": discount != 0,
-            "floor": words.money(decision["floor_price"]),
-            "proposed": words.money(proposed) if proposed is not None else None, "compare": compare,
-            "below": proposed is not None and floor is not None and proposed < floor,
-            "verdict": words.output_value("price_verdict", ruleset.outputs.get("price_verdict"), verdict, lang)
-            if verdict else None, "verdict_tone": words.tone("price_verdict", verdict),
-            "approver": words.output_value("approver", ruleset.outputs.get("approver"), decision.get("approver"), lang)
-            if decision.get("approver") else None,
-            "region": case.get("region") or ""}
+def _workings(ruleset, response: dict, case: dict, lang: str) -> list[dict]:
+    """The card's arithmetic in words: each computed output, its expression as the rule wrote it, the
+    engine's value, and the facts it read (api/ui/workings.py)."""
+    out = []
+    for w in workings.of(ruleset, response, case):
+        spec = ruleset.outputs.get(w["output"])
+        facts = [(n, n, rules.expression(v, ruleset, lang)) if isinstance(v, Expr) else _facts(ruleset, {n: v}, lang)[0]
+                 for n, v in w["facts"]]
+        out.append({"rule": w["rule"], "name": w["output"],
+                    "label": words.label(w["output"], spec.title if spec else "", lang)[0],
+                    "expression": rules.expression(w["expr"], ruleset, lang),
+                    "value": words.output_value(w["output"], spec, w["value"], lang), "facts": facts})
+    return out
 
 
 def _decide_page(name: str, only: list | None, template: str):

@@ -12,7 +12,7 @@ from engine.model import All, Atom, Not
 from engine.ruletests import load_tests, run_test
 from engine.types import to_json
 
-from . import words
+from . import words, workings
 
 _TOKEN = re.compile(r"""(?P<str>'[^']*'|"[^"]*")|(?P<notin>\bnot\s+in\b)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"""
                     r"""|(?P<op>==|!=|>=|<=)""")
@@ -23,21 +23,11 @@ _WORDS_ZH = {"and": "且", "or": "或", "not": "非", "in": "属于", "today": "
 _OPS_EN = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤"}
 
 
-def _derived(ruleset) -> dict:
-    """Derived facts (rule set and stage level): name → its expression, for a tooltip."""
-    cached = getattr(ruleset, "_ui_derived", None)
-    if cached is None:
-        cached = {d.name: d.expr.text for d in ruleset.derived}
-        for stage in ruleset.stages:
-            cached.update({d.name: d.expr.text for d in stage.derived})
-        ruleset._ui_derived = cached
-    return cached
-
-
 def expression(expr, ruleset, lang: str) -> Markup:
     """An expression with names as their titles, values in words, parameters as their values."""
     text = expr.text
     names = sorted(expr.names)
+    derived = {n: e.text for n, e in workings.derived(ruleset).items()}
     out, pos = [], 0
     for m in _TOKEN.finditer(text):
         out.append(escape(text[pos:m.start()]))
@@ -63,8 +53,8 @@ def expression(expr, ruleset, lang: str) -> Markup:
             out.append(Markup('<span class="fact" title="{}">{}</span>').format(tok, lab))
         elif lang == "zh" and tok in _WORDS_ZH and (tok == "given" or not text[m.end():].lstrip().startswith("(")):
             out.append(escape(_WORDS_ZH[tok]))
-        elif tok in _derived(ruleset):
-            out.append(Markup('<code class="derived" title="{} = {}">{}</code>').format(tok, _derived(ruleset)[tok], tok))
+        elif tok in derived:
+            out.append(Markup('<code class="derived" title="{} = {}">{}</code>').format(tok, derived[tok], tok))
         else:
             out.append(Markup('<code>{}</code>').format(tok))
     out.append(escape(text[pos:]))

@@ -1,8 +1,12 @@
-"""The service-level timeline: an inline SVG of each step's due time and when it was reached.
+"""The timeline: an inline SVG of each due time a decision holds and when it was reached.
 
-Request time, each step's due time (a diamond) and reached time (a dot), coloured by the
-step's status from the decision; the days behind, with weekends and public holidays
-shaded from the engine's own working-day calendar. Nothing is computed here but pixels.
+What is drawn comes from the rule set's declarations and the decision, never from names
+written here: every `datetime` output the rule set declares and the decision holds is a
+step (a diamond); the fired rule that read that due time and set an enum output gives the
+step's status (its colour, by the tone words.yaml gives the value) and, among the facts it
+read, the `datetime` input that says when the step was reached (a dot); the `datetime`
+inputs read by the rules that set the due times are where the bars start. The days behind
+are shaded from the engine's own working-day calendar. Nothing is computed here but pixels.
 At most MAX_DAYS days are drawn, whatever the dates say; a moment outside them sits at
 the clipped edge, which is marked, and keeps its real time in its tooltip and the summary.
 """
@@ -15,14 +19,10 @@ from markupsafe import Markup, escape
 
 from engine.types import CHINA, parse_datetime
 
-from . import words
+from . import words, workings
 
-# (step, due output, status output, reached input)
-STEPS = (("response", "response_due", "response_status", "responded_at"),
-         ("appraisal", "appraisal_due", "appraisal_status", "appraised_at"),
-         ("onsite", "onsite_due", "onsite_status", "onsite_at"),
-         ("resolution", "resolution_due", "resolution_status", "resolved_at"))
-COLOURS = {"met": "#1a7f37", "pending": "#0969da", "at_risk": "#9a6700", "breached": "#cf222e"}
+TONE_COLOURS = {"good": "#1a7f37", "neutral": "#0969da", "warn": "#9a6700", "bad": "#cf222e"}
+NO_STATUS = "#57606a"
 WEEKEND, HOLIDAY = "#e6e9ee", "#fbd9d6"
 W, LEFT, RIGHT, TOP, ROW = 660, 96, 16, 44, 54
 MAX_DAYS = 400
@@ -34,8 +34,14 @@ CLIPPED_MARGIN_DAYS = 7
 date, so that a step reached a little late keeps its true place."""
 
 
+def _kind(spec) -> str:
+    return spec.type.kind if spec is not None else ""
+
+
 def applies(ruleset) -> bool:
-    return ruleset is not None and all(s[1] in ruleset.outputs for s in STEPS)
+    """Whether the rule set declares a due time (a `datetime` output) to draw."""
+    return ruleset is not None and any(_kind(o) == "datetime" and o.combine != "collect"
+                                       for o in ruleset.outputs.values())
 
 
 def _t(value) -> datetime | None:
@@ -60,22 +66,45 @@ def _span(start: datetime | None, rows: list[dict], points: list[datetime]) -> t
     return first, last
 
 
-def steps(response: dict, case: dict) -> list[dict]:
-    d = response.get("decision", {})
-    out = []
-    for step, due, status, reached in STEPS:
-        due_at = _t(d.get(due))
-        if due_at:
-            out.append({"step": step, "due": due_at, "status": d.get(status) or "pending",
-                        "reached": _t(case.get(reached))})
-    return out
+def steps(ruleset, response: dict, case: dict, lang: str) -> tuple[datetime | None, list[dict]]:
+    """The start (the earliest `datetime` input the due times were set from) and a row per due time.
+
+    A step was reached at the `datetime` input its status rule reads (itself or through derived
+    facts) that the rule setting its due time does not read; its value as the rule read it, else
+    as the case gives it."""
+    decision, fired, case = response.get("decision", {}), response.get("fired", []), case or {}
+    moments = {n for n, i in ruleset.inputs.items() if _kind(i) == "datetime"}
+    starts, out = [], []
+    for name, spec in ruleset.outputs.items():
+        due = _t(decision.get(name)) if _kind(spec) == "datetime" and spec.combine != "collect" else None
+        if due is None:
+            continue
+        setters = [f for f in fired if name in f.get("sets", {})]
+        starts += [_t(v) for f in setters for n, v in f.get("values", {}).items() if n in moments]
+        set_from = {n for f in setters for n in workings.reads_through(ruleset, f.get("values", {}))}
+        status_name = reached = None
+        for f in fired:
+            values = f.get("values", {})
+            status_name = next((o for o in f.get("sets", {}) if name in values and o not in (f.get("overridden") or ())
+                                and _kind(ruleset.outputs.get(o)) == "enum"), None)
+            if status_name:
+                at = next((n for n in workings.reads_through(ruleset, values) if n in moments and n not in set_from),
+                          None)
+                reached = _t(values.get(at, case.get(at))) if at else None
+                break
+        status = decision.get(status_name) if status_name else None
+        out.append({"name": name, "label": words.label(name, spec.title, lang)[0], "due": due, "reached": reached,
+                    "status_name": status_name, "status": status,
+                    "status_words": (words.value_words(status_name, status, lang) or str(status)) if status else "",
+                    "colour": TONE_COLOURS.get(words.tone(status_name, status), NO_STATUS) if status else NO_STATUS})
+    starts = [t for t in starts if t]
+    return (min(starts) if starts else None), out
 
 
-def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
-    rows = steps(response, case)
+def svg(ruleset, response: dict, case: dict, calendar, lang: str) -> Markup | None:
+    start, rows = steps(ruleset, response, case, lang)
     if not rows:
         return None
-    start = _t(case.get("requested_at"))
     as_of = _t(response.get("as_of"))
     points = [p for p in [start, as_of] + [r["due"] for r in rows] + [r["reached"] for r in rows] if p]
     first, last = _span(start, rows, points)
@@ -117,7 +146,7 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
                          f'{"班" if lang == "zh" else "W"}</text>')
         if i % every == 0:
             parts.append(f'<line x1="{x0}" y1="{TOP - 14}" x2="{x0}" y2="{TOP + ROW * len(rows)}" stroke="#c8ccd2" '
-                         f'stroke-width="0.5"/><text x="{x0 + 2}" y="{TOP - 20}" class="day">{d.month}/{d.day}</text>')
+                         f'stroke-width="0.5"/><text x="{x0 + 2}" y="{TOP - 20}" class="day">{escape(words.month_day(d, lang))}</text>')
     bottom = TOP + ROW * len(rows)
     if start:
         parts.append(f'<line x1="{x(start)}" y1="{TOP - 14}" x2="{x(start)}" y2="{bottom + 6}" stroke="#57606a" '
@@ -132,9 +161,7 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
     summary = []
     for i, r in enumerate(rows):
         y = TOP + ROW * i + ROW / 2
-        colour = COLOURS.get(r["status"], "#57606a")
-        name = words.text("step_" + r["step"], lang)
-        status = words.value_words(r["step"] + "_status", r["status"], lang) or r["status"]
+        colour, name, status = r["colour"], r["label"], r["status_words"]
         parts.append(f'<text x="8" y="{y - 3}" class="step">{escape(name)}</text>'
                      f'<text x="8" y="{y + 13}" class="status" fill="{colour}">{escape(status)}</text>')
         if start:
@@ -148,7 +175,7 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
         dx = -10 if anchor == "end" else 10
         parts.append(f'<text x="{due_x + dx}" y="{y - 9}" class="due" text-anchor="{anchor}">'
                      f'{escape(words.text("due", lang))} {escape(words.short_moment(r["due"], lang))}</text>')
-        line = f'{name}：{words.text("due", lang)} {words.moment(r["due"], lang)}'
+        line = f'{name}：{words.moment(r["due"], lang)}'
         if r["reached"]:
             rx = x(r["reached"])
             parts.append(f'<circle cx="{rx}" cy="{y}" r="6" fill="{colour}" stroke="#fff" stroke-width="1.5">'
@@ -161,7 +188,7 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
             line += f'，{words.text("reached", lang)} {words.moment(r["reached"], lang)}'
         else:
             line += f'，{words.text("not_reached", lang)}'
-        summary.append(f"{line}，{status}")
+        summary.append(f"{line}，{status}" if status else line)
     title = words.text("timeline", lang)
     return Markup(
         f'<svg class="timeline" viewBox="0 0 {W} {height}" role="img" aria-labelledby="tl-title tl-desc" '
@@ -169,9 +196,16 @@ def svg(response: dict, case: dict, calendar, lang: str) -> Markup | None:
         f'<desc id="tl-desc">{escape("；".join(summary))}</desc>{"".join(parts)}</svg>')
 
 
-def legend(lang: str) -> list[tuple[str, str, str]]:
-    """(css class, colour, words) for the legend under the timeline."""
-    out = [("dot", COLOURS[s], words.value_words("response_status", s, lang)) for s in COLOURS]
+def legend(ruleset, response: dict, case: dict, lang: str) -> list[tuple[str, str, str]]:
+    """(css class, colour, words) for the legend under the timeline: each value of the status
+    outputs drawn, as the rule set declares them, then the calendar's shading."""
+    out, seen = [], set()
+    for r in steps(ruleset, response, case, lang)[1]:
+        name = r["status_name"]
+        for value in ruleset.outputs[name].type.values if name else ():
+            key = (words.value_words(name, value, lang) or value, words.tone(name, value))
+            if key not in seen:
+                seen.add(key)
+                out.append(("dot", TONE_COLOURS.get(key[1], NO_STATUS), key[0]))
     out += [("band", WEEKEND, words.text("non_working", lang)), ("band", HOLIDAY, words.text("holiday", lang))]
     return out
-

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
+from babel.dates import format_date, format_skeleton
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from engine.types import CHINA, parse_datetime
 
@@ -39,49 +41,60 @@ def tone(field: str, value) -> str:
 
 
 # --------------------------------------------------------------------------- numbers and dates
+# Babel formats them by the CLDR conventions of the page's language: ¥1,234.50 and 2026年11月25日
+# in Chinese, CN¥1,234.50 and November 25, 2026 in English.
 
-def money(value) -> str:
-    """¥1,234.50 (the engine has rounded half-up already; this only formats)."""
+LOCALES = {"zh": "zh_CN", "en": "en"}
+
+
+def _decimal(value) -> Decimal | None:
     try:
-        d = Decimal(str(value))
+        return Decimal(str(value))
     except InvalidOperation:
-        return str(value)
-    sign = "−" if d < 0 else ""
-    return f"{sign}¥{abs(d).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+        return None
 
 
-def percent(value) -> str:
-    """0.85 → 85%, 0.1 → 10%, 0.075 → 7.5%."""
-    d = Decimal(str(value)) * 100
-    d = d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-    return f"{d:f}%"
+def money(value, lang: str) -> str:
+    """¥1,234.50 (the engine has rounded already; this only formats)."""
+    d = _decimal(value)
+    return str(value) if d is None else format_currency(d, "CNY", locale=LOCALES[lang])
 
 
-def number(value) -> str:
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return f"{d:,f}"
+def percent(value, lang: str) -> str:
+    """0.85 → 85%, 0.075 → 7.5% (every digit the value has)."""
+    return format_percent(Decimal(str(value)), locale=LOCALES[lang], decimal_quantization=False)
+
+
+def number(value, lang: str) -> str:
+    """12,345.678 (every digit the value has)."""
+    d = _decimal(value)
+    return str(value) if d is None else format_decimal(d, locale=LOCALES[lang], decimal_quantization=False)
 
 
 def day(value, lang: str) -> str:
-    """2026年11月25日 in Chinese, 2026-11-25 in English."""
+    """2026年11月25日 / November 25, 2026."""
     d = value if isinstance(value, date) else date.fromisoformat(str(value))
-    return f"{d.year}年{d.month}月{d.day}日" if lang == "zh" else d.isoformat()
+    return format_date(d, "long", locale=LOCALES[lang])
 
 
 def moment(value, lang: str) -> str:
-    """A date-time in China time: 2026年9月30日 14:30 / 2026-09-30 14:30 (+08:00)."""
+    """A date-time in China time: 2026年9月30日 14:30 / September 30, 2026 14:30 (seconds when not 0)."""
     t = value if isinstance(value, datetime) else parse_datetime(str(value))
     t = t.astimezone(CHINA)
-    clock = t.strftime("%H:%M") if not t.second else t.strftime("%H:%M:%S")
+    clock = format_skeleton("Hms" if t.second else "Hm", t, tzinfo=CHINA, locale=LOCALES[lang])
     return f"{day(t.date(), lang)} {clock}"
 
 
 def short_moment(t: datetime, lang: str) -> str:
+    """9月30日 14:30 / Sep 30 14:30."""
     t = t.astimezone(CHINA)
-    return f"{t.month}月{t.day}日 {t:%H:%M}" if lang == "zh" else f"{t:%m-%d %H:%M}"
+    return (f"{format_skeleton('MMMd', t, tzinfo=CHINA, locale=LOCALES[lang])} "
+            f"{format_skeleton('Hm', t, tzinfo=CHINA, locale=LOCALES[lang])}")
+
+
+def month_day(d: date, lang: str) -> str:
+    """9/30: a day on the timeline's axis."""
+    return format_skeleton("Md", d, locale=LOCALES[lang])
 
 
 # --------------------------------------------------------------------------- labels
@@ -132,7 +145,7 @@ def _scalar(name, t, value, lang) -> str:
     if isinstance(value, bool) or kind == "boolean":
         return text("bool_true" if value else "bool_false", lang)
     if kind == "money":
-        return money(value)
+        return money(value, lang)
     if kind == "date":
         try:
             return day(value, lang)
@@ -145,11 +158,11 @@ def _scalar(name, t, value, lang) -> str:
             return str(value)
     if kind == "decimal" and name in WORDS.get("percent", []):
         try:
-            return percent(value)
+            return percent(value, lang)
         except InvalidOperation:
             return str(value)
     if kind in ("integer", "decimal"):
-        return number(value)
+        return number(value, lang)
     words = value_words(name, value, lang)
     return words if words is not None else str(value)
 

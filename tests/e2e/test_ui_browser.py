@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import ROOT, RULES
+from ..conftest import ROOT, RULES
 from .test_serve import Server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -171,11 +171,12 @@ def test_a_scrap_case_under_the_floor_needs_special_approval(open_page):
     shot(page, "scrap-form")
     submit(page)
     card = page.locator("#result")
-    assert card.get_by_test_id("verdict").inner_text() == "需特别审批（总经理）"
-    assert card.get_by_test_id("approver").inner_text() == "公司主管领导"
-    assert card.get_by_test_id("floor").inner_text() == "¥2,198.67"
-    arithmetic = card.locator(".arith").inner_text()
-    assert "¥2,586.67" in arithmetic and "85%" in arithmetic and "低于底价 ¥248.67" in arithmetic
+    assert card.locator('[data-output="price_verdict"] dd').inner_text() == "需特别审批（总经理）"
+    assert card.locator('[data-output="approver"] dd').inner_text() == "公司主管领导"
+    assert card.locator('[data-output="floor_price"] dd').inner_text() == "¥2,198.67"
+    floor = card.locator('.arith [data-computed="floor_price"]').inner_text()  # the rule's own expression
+    assert "round_money(market_value_exact * 85%)" in floor and "¥2,198.67" in floor and "1.6" in floor
+    assert "¥2,586.67" in card.locator('.arith [data-computed="market_value"]').inner_text()
     shot(page, "scrap-result", readme="scrap-price")
     phone = open_page("/ui/scrap", PHONE)
     assert fits_the_width(phone)
