@@ -1,9 +1,9 @@
-"""Hardening runs too long for `make test` (which runs shortened ones: tests/test_hardening.py).
+"""Hardening runs too long for `make test` (which runs shortened ones: tests/e2e/test_hardening.py).
 
     .venv/bin/python bench/hardening.py concurrency --seconds 60      # 16 threads, durable backend
     .venv/bin/python bench/hardening.py reload-storm --edits 200      # real server, half the edits broken
     .venv/bin/python bench/hardening.py soak --seconds 600 [--rate R] # 70% of saturation, RSS growth
-    .venv/bin/python bench/hardening.py fuzz --requests 5000          # schemathesis (tests/test_schemathesis.py)
+    .venv/bin/python bench/hardening.py fuzz --requests 5000          # schemathesis (tests/e2e/test_schemathesis.py)
 
 Every run talks only to 127.0.0.1 servers it starts itself, is bounded in time and
 stops them; each prints its figures and exits non-zero when its goal is not met.
@@ -83,7 +83,7 @@ def _digest_of(text: str, name: str) -> str:
 def reload_storm(edits: int, workdir: Path, clients: int = 4, pause: float = 0.12) -> dict:
     """Edit rules/sla.yaml `edits` times under load on the real server (reload every 0.2 s), every
     other edit broken: no request may fail and every decision must name the digest of a valid version."""
-    from tests.test_serve import SLA_CASE, Server, call
+    from tests.e2e.test_serve import SLA_CASE, Server, call
     server = Server(workdir)
     path = server.rules / "sla.yaml"
     original = path.read_text(encoding="utf-8")
@@ -196,7 +196,7 @@ def fuzz(requests: int) -> dict:
     per_operation = max(1, requests // 10)
     env = dict(os.environ, AFTERSALES_FUZZ_EXAMPLES=str(per_operation))
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
-                          "tests/test_schemathesis.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+                          "tests/e2e/test_schemathesis.py"], cwd=ROOT, env=env, capture_output=True, text=True)
     lines = [line for line in out.stdout.splitlines() if "generated requests" in line or "passed" in line
              or "failed" in line]
     sent = [line for line in out.stdout.splitlines() if "generated requests" in line]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the browser tests (tests/test_ui_browser.py) have a browser: Debian's Chromium at
+# Make sure the browser tests (tests/e2e/test_ui_browser.py) have a browser: Debian's Chromium at
 # /usr/bin/chromium, driven by Playwright for Python (pinned in pyproject.toml's test extras).
 # Playwright's own browser downloads are never used (`playwright install` needs the internet;
 # the service and its CI run on closed networks): only Debian's package.

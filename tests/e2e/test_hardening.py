@@ -9,7 +9,7 @@ bench/RESULTS.md):
   of a version that was valid.
 
 The crash test (kill -9 while a client decides; nothing that got a 200 is lost) is
-tests/test_serve.py::test_every_decision_that_got_a_200_survives_kill_9.
+tests/e2e/test_serve.py::test_every_decision_that_got_a_200_survives_kill_9.
 """
 from bench.hardening import concurrency, reload_storm
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import RULES
-from .ports import loopback_port
+from ..conftest import RULES
+from ..ports import loopback_port
 
 AFTERSALES = str(Path(sys.executable).parent / "aftersales")
 SLA_CASE = {"kind": "repair", "requested_at": "2026-11-23T09:00:00+08:00"}

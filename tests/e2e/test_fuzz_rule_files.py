@@ -22,7 +22,7 @@ from engine.compiler import compile_ruleset
 from engine.errors import RulesError
 from engine.rulebook import read_calendar
 
-from .conftest import RULES
+from ..conftest import RULES
 
 TIME_BOUND = 3.0  # seconds per file; the shipped files compile in under 0.1 s each
 MEMORY_BOUND = 64 * 1024  # KiB of max RSS; an alias bomb used to take 810 MB
