@@ -1,11 +1,11 @@
-"""`aftersales check`: everything the loader checks, then the analysis of each rule set (engine.analysis)."""
+"""`aftersales check`: everything the loader checks, then the analysis of each rule set (engine.tooling.check)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from engine.case import read_as_of
+from engine.evaluation.case import read_as_of
 from engine.errors import CaseError
 from engine.rulebook import RuleBook
 
@@ -23,7 +23,7 @@ from .common import EXIT_CASE, EXIT_FAILED, EXIT_RULES, print_json
 @click.option("--strict", is_flag=True, help="exit 1 on warnings too")
 def check(rules_dir, format_, ruleset, cases, as_of, load_only, show_accepted, strict) -> int:
     # the tools load only for the command that uses them (start-up time)
-    from engine.analysis import DEFAULT_BUDGET, analyse
+    from engine.tooling.check import DEFAULT_BUDGET, analyse
     book = RuleBook.load(rules_dir, backend="python")
     problems = book.all_problems()
     reports = []

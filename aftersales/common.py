@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from engine.case import JsonInputError, load_json
+from engine.evaluation.case import JsonInputError, load_json
 from engine.errors import CaseError, DecisionConflict
 
 EXIT_FAILED, EXIT_CASE, EXIT_RULES = 1, 2, 3

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from engine.backends import BACKENDS
-from engine.case import read_as_of
+from engine.evaluation.backends import BACKENDS
+from engine.evaluation.case import read_as_of
 from engine.errors import CaseError, DecisionConflict
 from engine.rulebook import RuleBook
 
@@ -56,7 +56,7 @@ def rulesets(rules) -> int:
 @click.option("--format", "format_", type=click.Choice(("text", "json")), default="text",
               help="for --why-not (default text)")
 def explain(ruleset, case, why_not, as_of, rules, format_) -> int:
-    from engine import whynot  # the tools load only for the command that uses them (start-up time)
+    from engine.tooling import whynot  # the tools load only for the command that uses them (start-up time)
     book = RuleBook.load(rules, backend="python" if why_not else "durable")
     data, failed = case_for(book, ruleset, case)
     if failed is not None:

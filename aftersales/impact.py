@@ -1,4 +1,4 @@
-"""`aftersales impact`: which past decisions an edit of the rules changes (engine.impact).
+"""`aftersales impact`: which past decisions an edit of the rules changes (engine.tooling.impact).
 
 The cases come from a JSON Lines file or from the decision log of the API (api.decision_log),
 which this layer opens and hands to the comparison as lines.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from engine.case import read_as_of
+from engine.evaluation.case import read_as_of
 from engine.errors import CaseError
 from engine.types import CHINA
 
@@ -37,7 +37,7 @@ from .common import EXIT_CASE, EXIT_RULES, print_json
 @click.option("--no-progress", is_flag=True, help="no progress bar, even on a terminal")
 def impact_(base, rules, cases, log, since, until, ruleset, as_of, format_, examples, jobs, no_progress) -> int:
     """Decide the same cases under the base rules and the current ones."""
-    from engine import impact  # with tqdm and the process pool: loaded only for this command
+    from engine.tooling import impact  # with tqdm and the process pool: loaded only for this command
     if log and cases:
         click.echo("impact: give --cases FILE or --log, not both", err=True)
         return EXIT_CASE
@@ -66,7 +66,7 @@ def impact_(base, rules, cases, log, since, until, ruleset, as_of, format_, exam
 
 def _log_lines(since, until, ruleset) -> list[str]:
     """The decision log (AFTERSALES_DATABASE_URL, else SQLite in AFTERSALES_VAR) as JSON Lines."""
-    from engine import impact
+    from engine.tooling import impact
     try:
         from api.decision_log import DecisionLog, DecisionLogError
     except ImportError as e:
@@ -81,7 +81,7 @@ def _log_lines(since, until, ruleset) -> list[str]:
 
 def _moment(value, option: str):
     """--since / --until: a date-time as given, a date at midnight China time."""
-    from engine import impact
+    from engine.tooling import impact
     if value is None:
         return None
     try:

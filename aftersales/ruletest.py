@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from engine.backends import BACKENDS
+from engine.evaluation.backends import BACKENDS
 from engine.errors import RulesError
 from engine.rulebook import RuleBook
 
@@ -19,7 +19,7 @@ from .common import EXIT_FAILED, fail_rules
 @click.option("--engine", type=click.Choice(("both",) + BACKENDS), default="both")
 @click.option("--min-coverage", type=float)
 def test(rules_dir, ruleset, engine, min_coverage) -> int:
-    from engine.ruletests import coverage, load_tests, run_test
+    from engine.tooling.ruletests import coverage, load_tests, run_test
     backends = BACKENDS if engine == "both" else (engine,)
     books = {b: RuleBook.load(rules_dir, backend=b) for b in backends}
     first = books[backends[0]]

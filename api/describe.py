@@ -1,7 +1,7 @@
 """A rule set described for people and tools (`GET /v1/rulesets/{name}`, the docs, the web pages)."""
 from __future__ import annotations
 
-from engine.conditions import describe as condition_text
+from engine.language.conditions import describe as condition_text
 from engine.types import to_json
 
 

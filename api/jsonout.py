@@ -1,11 +1,11 @@
-"""JSON in (engine.case.load_json, bounded) and out: UTF-8 as is (Chinese stays readable), Decimals as
+"""JSON in (engine.evaluation.case.load_json, bounded) and out: UTF-8 as is (Chinese stays readable), Decimals as
 strings, never floats."""
 from __future__ import annotations
 
 import json
 from decimal import Decimal
 
-from engine.case import load_json as loads  # noqa: F401 - the one bounded JSON reader, shared with the CLI
+from engine.evaluation.case import load_json as loads  # noqa: F401 - the one bounded JSON reader, shared with the CLI
 from engine.types import plain
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, g, render_template_string, r
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine.case import JsonInputError
+from engine.evaluation.case import JsonInputError
 from engine.errors import CaseError
 from engine.types import parse_datetime
 
@@ -115,7 +115,7 @@ def _body(schema_cls) -> dict:
 
 
 def _as_of(value):
-    from engine.case import read_as_of
+    from engine.evaluation.case import read_as_of
     try:
         return read_as_of(value)
     except CaseError as e:

@@ -9,7 +9,7 @@ problems of a refused edit; the same for the calendar, and for the folder itself
 empty folder is a refused change: the last good versions keep serving). Every worker then loads
 that verdict, compiling only the texts it names and deciding nothing itself, so all workers serve
 one version whatever their timing or stack depth. A verdict depends on the file contents alone
-(every bound is explicit, see engine/yamlsource.py), and it is kept across restarts for the same
+(every bound is explicit, see engine/loading/yamlsource.py), and it is kept across restarts for the same
 rules folder and engine: a restart with a refused edit still serves the last accepted version.
 Each change is logged once, by the worker that decided it. Without a var dir (tests, one process)
 the verdict is kept in memory.
@@ -33,10 +33,10 @@ from pathlib import Path
 
 import engine
 from engine.calendar import WorkCalendar
-from engine.compiler import compile_ruleset
+from engine.loading.compiler import compile_ruleset
 from engine.errors import Problem, RulesError
 from engine.rulebook import NOT_RULESETS, RuleBook, read_calendar, rule_files
-from engine.yamlsource import decode, read_bytes
+from engine.loading.yamlsource import decode, read_bytes
 
 log = logging.getLogger("aftersales.rules")
 

@@ -154,7 +154,7 @@ def main():
     t0 = time.perf_counter()
     books = {b: RuleBook.load(ROOT / "rules", backend=b) for b in ("durable", "python")}
     load_ms = (time.perf_counter() - t0) * 1000
-    from engine.backends import durable
+    from engine.evaluation.backends import durable
     durable.MEMO_SIZE, saved = 0, durable.MEMO_SIZE
     books["durable_nomemo"] = RuleBook.load(ROOT / "rules", backend="durable")
     durable.MEMO_SIZE = saved

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from engine.functions import months_between
+from engine.language.functions import months_between
 from engine.types import CHINA, parse_datetime
 
 CENT = Decimal("0.01")

@@ -31,7 +31,7 @@ def concurrency(seconds: float, threads: int = 16, cases_per_ruleset: int = 300,
     """`threads` threads deciding the same cases on one durable RuleBook for `seconds`: every decision
     must equal the serial one, no exception, and the process must still be alive (no native crash).
     The match memo is off unless asked for, so every stage of every decision calls the native engine."""
-    from engine.backends import durable
+    from engine.evaluation.backends import durable
     saved = durable.MEMO_SIZE
     durable.MEMO_SIZE = durable.MEMO_SIZE if memo else 0
     try:
@@ -73,7 +73,7 @@ def concurrency(seconds: float, threads: int = 16, cases_per_ruleset: int = 300,
 
 def _digest_of(text: str, name: str) -> str:
     from engine.calendar import load_calendar
-    from engine.compiler import compile_ruleset
+    from engine.loading.compiler import compile_ruleset
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}.yaml"
         path.write_text(text, encoding="utf-8")

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.analysis import ABSENT, Analyzer, materialize  # noqa: E402
+from engine.tooling.check import ABSENT, Analyzer, materialize  # noqa: E402
 from engine.errors import CaseError, DecisionConflict  # noqa: E402
 from engine.rulebook import RuleBook  # noqa: E402
 from engine.types import CHINA  # noqa: E402

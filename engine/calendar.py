@@ -13,9 +13,9 @@ from pathlib import Path
 
 import chinese_calendar.constants as cc
 
-from .errors import Problem, RulesError
-from .types import CHINA
-from .yamlsource import Located, load_yaml, position, read_rule_file
+from engine.errors import Problem, RulesError
+from engine.types import CHINA
+from engine.loading.yamlsource import Located, load_yaml, position, read_rule_file
 
 END_OF_DAY = time(23, 59, 59)
 

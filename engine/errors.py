@@ -62,11 +62,11 @@ class DecisionConflict(Exception):
 
 
 class EvaluationLimit(CaseError):
-    """Deciding this case makes a value larger than the engine computes (engine.expressions' bounds):
+    """Deciding this case makes a value larger than the engine computes (engine.language.expressions' bounds):
     the policy cannot decide it. A CaseError, so every caller answers it as a case that cannot be
     decided — the API with a 422 naming the rule (the case is the client's and retrying cannot help),
     the CLI with exit 2 — and never as a failed worker. `where` names the rule and the fact or output
-    once engine.evaluate knows them."""
+    once engine.evaluation.evaluate knows them."""
 
     def __init__(self, message: str, fact: str = "expression", where: str = "", rule_id: str | None = None):
         self.message, self.fact, self.where, self.rule_id = message, fact, where, rule_id

@@ -10,8 +10,8 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from .expressions import Expr
-from .types import ANY, Type
+from engine.language.expressions import Expr
+from engine.types import ANY, Type
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class Rule:
     accept: tuple = ()  # findings of `aftersales check` accepted with a reason (Accept)
     # `needs`: inputs the rule's outputs are computed from. When the rule fires and one of them
     # is not given, the case is invalid (CaseError naming the input and this rule), so an input
-    # is demanded exactly when the outcome uses it (engine.evaluate).
+    # is demanded exactly when the outcome uses it (engine.evaluation.evaluate).
     needs: tuple = ()
 
     def in_force(self, on: date | None) -> bool:
@@ -160,7 +160,7 @@ class Validation:
 @dataclass(frozen=True)
 class StagePlan:
     derived: tuple  # (name, fn) of the stage's derived facts, in order
-    tables: bool  # a `hit: first` / `hit: unique` table is among its rules (engine.resolution.table_hits)
+    tables: bool  # a `hit: first` / `hit: unique` table is among its rules (engine.evaluation.resolution.table_hits)
     outputs: tuple  # the Outputs it decides
 
 
@@ -192,7 +192,7 @@ class RuleSet:
     validations: tuple = ()
     base_env: dict = field(default_factory=dict)  # parameter values, copied into every evaluation
     fact_types: dict = field(default_factory=dict)  # every readable name → Type, for explanations
-    case_schema: Any = field(default=None, repr=False)  # marshmallow schema of `inputs` (engine.case)
+    case_schema: Any = field(default=None, repr=False)  # marshmallow schema of `inputs` (engine.evaluation.case)
 
     @property
     def rules(self) -> list[Rule]:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .backends import make_matcher
-from .calendar import WorkCalendar, load_calendar
-from .case import read_as_of
-from .compiler import compile_ruleset
-from .errors import CaseError, Problem, RulesError, refusal
-from .evaluate import Decision, evaluate
-from .model import RuleSet
+from engine.evaluation.backends import make_matcher
+from engine.calendar import WorkCalendar, load_calendar
+from engine.evaluation.case import read_as_of
+from engine.loading.compiler import compile_ruleset
+from engine.errors import CaseError, Problem, RulesError, refusal
+from engine.evaluation.evaluate import Decision, evaluate
+from engine.model import RuleSet
 
 NOT_RULESETS = {"calendar.yaml"}
 MAX_RULE_FILES = 100

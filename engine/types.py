@@ -140,7 +140,7 @@ def in_range(value: datetime) -> datetime:
 
 class LongNumber:
     """A JSON number longer than MAX_SCALAR_TEXT, left unconverted by the JSON reader so that
-    the field holding it can be named (engine.case.load_json)."""
+    the field holding it can be named (engine.evaluation.case.load_json)."""
 
     __slots__ = ("text",)
 

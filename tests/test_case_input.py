@@ -1,4 +1,4 @@
-"""Reading a case against a rule set's declared inputs (engine/case.py, through RuleBook.decide):
+"""Reading a case against a rule set's declared inputs (engine/evaluation/case.py, through RuleBook.decide):
 every bad field is rejected with a message, and all of them at once."""
 import pytest
 

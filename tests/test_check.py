@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.analysis import Candidates, analyse, materialize
+from engine.tooling.check import Candidates, analyse, materialize
 from aftersales.cli import main
-from engine.conditions import compile_condition
+from engine.language.conditions import compile_condition
 from engine.rulebook import RuleBook
-from engine.trace import trace
+from engine.explanation.trace import trace
 from engine.types import CHINA
 
 from .conftest import RULES

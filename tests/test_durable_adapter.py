@@ -1,7 +1,7 @@
-"""The sharp edges of durable-rules, each owned by engine/backends/durable_host.py."""
+"""The sharp edges of durable-rules, each owned by engine/evaluation/backends/durable_host.py."""
 import threading
 
-from engine.backends.durable_host import RuleHost
+from engine.evaluation.backends.durable_host import RuleHost
 from engine.rulebook import RuleBook
 
 RULES = {"big": {"all": [{"m": {"$gt": {"n": 10}}}]},

@@ -11,10 +11,10 @@ import pytest
 
 from api import create_app
 from api.settings import Settings
-from engine import expressions
+from engine.language import expressions
 from aftersales.cli import main
 from engine.errors import EvaluationLimit
-from engine.expressions import (MAX_BRACKETS, MAX_DEPTH, MAX_NUMBER_DIGITS, MAX_OPERATORS, MAX_TEXT_LENGTH,
+from engine.language.expressions import (MAX_BRACKETS, MAX_DEPTH, MAX_NUMBER_DIGITS, MAX_OPERATORS, MAX_TEXT_LENGTH,
                                 _on_fresh_stack)
 from engine.rulebook import RuleBook
 

@@ -13,7 +13,7 @@ import tracemalloc
 import pytest
 
 from engine.errors import CaseError, EvaluationLimit
-from engine.expressions import MAX_DEPTH
+from engine.language.expressions import MAX_DEPTH
 from engine.rulebook import RuleBook
 from engine.types import MAX_ITEMS, MAX_TEXT
 

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from aftersales.cli import main
-from engine import impact
+from engine.tooling import impact
 
 V1 = """ruleset: shop
 title: Shipping and return fees

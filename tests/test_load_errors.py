@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from engine.calendar import WorkCalendar
 from aftersales.cli import main
-from engine.compiler import compile_ruleset
+from engine.loading.compiler import compile_ruleset
 from engine.errors import ExpressionError, RulesError
-from engine.expressions import Symbol, compile_expression
-from engine.functions import builtin_functions, collecting_warnings
+from engine.language.expressions import Symbol, compile_expression
+from engine.language.functions import builtin_functions, collecting_warnings
 from engine.rulebook import RuleBook
 from engine.types import BOOLEAN, CHINA, DATE, DATETIME, DECIMAL, INTEGER, MONEY, STRING, Type
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine.calendar import WorkCalendar
 from aftersales.cli import main
-from engine.compiler import compile_ruleset
+from engine.loading.compiler import compile_ruleset
 from engine.errors import RulesError
 
 from .test_api import make_app

@@ -21,7 +21,7 @@ from api.rulesource import SOURCE, RuleSource
 from api.settings import Settings
 from engine.calendar import WorkCalendar
 from aftersales.cli import main
-from engine.compiler import compile_ruleset
+from engine.loading.compiler import compile_ruleset
 from engine.errors import RulesError
 from engine.rulebook import RuleBook
 
@@ -116,15 +116,15 @@ def test_a_file_over_the_size_bound_is_refused_before_it_is_read(tmp_path):
 
 
 def test_a_loader_failure_nobody_planned_for_is_a_refusal_of_that_file(tmp_path, monkeypatch):
-    import engine.compiler
+    import engine.loading.compiler
     rules = rules_copy(tmp_path)
 
     def boom(self):
         if self.path.name == "sla.yaml":
             raise KeyError("an engine bug")
         return compile_(self)
-    compile_ = engine.compiler._RuleSetCompiler.compile
-    monkeypatch.setattr(engine.compiler._RuleSetCompiler, "compile", boom)
+    compile_ = engine.loading.compiler._RuleSetCompiler.compile
+    monkeypatch.setattr(engine.loading.compiler._RuleSetCompiler, "compile", boom)
     book = RuleBook.load(rules, backend="python")
     assert set(book.rulesets) == {"warranty", "scrap_pricing", "depreciation"}
     (p,) = book.errors["sla"].problems

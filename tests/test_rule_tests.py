@@ -1,7 +1,7 @@
 """The YAML rule tests of rules/tests/, run on both backends, plus rule coverage."""
 import pytest
 
-from engine.ruletests import coverage, load_tests, run_test
+from engine.tooling.ruletests import coverage, load_tests, run_test
 
 from .conftest import RULES
 

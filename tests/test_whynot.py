@@ -10,7 +10,7 @@ import pytest
 from aftersales.cli import main
 from engine.rulebook import RuleBook
 from engine.types import CHINA
-from engine.whynot import UnknownRule, why_not
+from engine.tooling.whynot import UnknownRule, why_not
 
 from .conftest import ROOT, RULES
 

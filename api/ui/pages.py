@@ -15,9 +15,9 @@ from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from engine.case import read_as_of
+from engine.evaluation.case import read_as_of
 from engine.errors import CaseError
-from engine.expressions import Expr
+from engine.language.expressions import Expr
 from engine.types import CHINA, parse_date, parse_datetime
 
 from ..auth import _caller

@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 
 from engine.errors import RulesError
 from engine.model import All, Atom, Not
-from engine.ruletests import load_tests, run_test
+from engine.tooling.ruletests import load_tests, run_test
 from engine.types import to_json
 
 from . import words, workings

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from api.rulesource import RuleSource
 from engine.calendar import WorkCalendar
-from engine.compiler import compile_ruleset
+from engine.loading.compiler import compile_ruleset
 from engine.errors import RulesError
 from engine.rulebook import read_calendar
 

@@ -29,7 +29,7 @@ A case the inputs or validations reject is outside the domain and skipped. Findi
   default is required unless it says when it is: `required: false` or
   `required: <condition>`.
 - limit (error): a valid case on which a rule (or a derived fact) computes a value over an
-  engine bound (engine.expressions: a text or a number too large) — the decision fails.
+  engine bound (engine.language.expressions: a text or a number too large) — the decision fails.
 
 A policy owner accepts a dead rule, overlap or conflict with `accept:` on the rule,
 giving the reason; an accept entry that matches no finding is itself reported.
@@ -48,11 +48,11 @@ from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 
-from .conditions import compile_condition, describe, first_failure, names_in
-from .errors import CaseError, EvaluationLimit, RulesError
-from .model import All, Rule, RuleSet
-from .trace import RecordingMatcher, trace
-from .types import CHINA, to_json
+from engine.language.conditions import compile_condition, describe, first_failure, names_in
+from engine.errors import CaseError, EvaluationLimit, RulesError
+from engine.model import All, Rule, RuleSet
+from engine.explanation.trace import RecordingMatcher, trace
+from engine.types import CHINA, to_json
 
 DEFAULT_BUDGET = 8000  # generated cases per rule set
 SEARCH_STEPS = 400  # local-search evaluations per rule no case has fired
@@ -374,7 +374,7 @@ def _json_default(value, t):
 
 
 def _atoms(cond):
-    from .model import Atom, Not
+    from engine.model import Atom, Not
     if isinstance(cond, Atom):
         return [cond]
     if isinstance(cond, Not):
@@ -866,8 +866,8 @@ def _example(example) -> dict | None:
 # -- entry points -----------------------------------------------------------------------------
 def seeds_from_tests(rules_dir: Path, ruleset: str, default_as_of: datetime) -> list:
     """The rule-test cases of a rule set that expect a decision: (case, as_of)."""
-    from .case import read_as_of
-    from .ruletests import load_tests
+    from engine.evaluation.case import read_as_of
+    from engine.tooling.ruletests import load_tests
     try:
         tests = load_tests(Path(rules_dir), ruleset)
     except RulesError:

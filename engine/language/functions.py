@@ -7,7 +7,7 @@ handle nulls. Functions marked `warns` may add a warning to the decision being m
 (the calendar's unknown years), so they are never computed once at load.
 
 A decision's warnings are collected by `warn` into the list of the evaluation in
-progress (`collecting_warnings`, a context variable set by engine.evaluate): a value of
+progress (`collecting_warnings`, a context variable set by engine.evaluation.evaluate): a value of
 its own, never a key among the facts.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Callable
 
 from dateutil.relativedelta import relativedelta
 
-from .errors import ExpressionError
-from .types import BOOLEAN, CHINA, DATE, DATETIME, DECIMAL, INTEGER, MONEY, NULL, Type, money
+from engine.errors import ExpressionError
+from engine.types import BOOLEAN, CHINA, DATE, DATETIME, DECIMAL, INTEGER, MONEY, NULL, Type, money
 
 MAX_WORKING_DAYS = 3660  # a guard against runaway counts, not a policy figure: ten years of days
 

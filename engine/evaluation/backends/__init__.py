@@ -3,13 +3,13 @@
 Both backends read the same compiled model and must agree (the tests demand it):
 `python` evaluates conditions directly; `durable` compiles them to a Rete network
 in durable-rules. Everything after matching (outputs, conflicts, explanation) is
-shared, in `engine.evaluate`.
+shared, in `engine.evaluation.evaluate`.
 """
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..model import Rule, RuleSet
+from engine.model import Rule, RuleSet
 
 
 class Matcher(Protocol):
@@ -19,10 +19,10 @@ class Matcher(Protocol):
 
 def make_matcher(ruleset: RuleSet, backend: str) -> Matcher:
     if backend == "python":
-        from .python import PythonMatcher
+        from engine.evaluation.backends.python import PythonMatcher
         return PythonMatcher(ruleset)
     if backend == "durable":
-        from .durable import DurableMatcher
+        from engine.evaluation.backends.durable import DurableMatcher
         return DurableMatcher(ruleset)
     raise ValueError(f"unknown engine backend {backend!r} (durable or python)")
 

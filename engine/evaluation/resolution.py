@@ -8,15 +8,15 @@ Two steps, both here and nowhere else:
 - `resolve`: one output's value from the hits that set it, by the output's `combine`,
   with who decided it (winners) and who set another value and was overridden (losers).
 
-engine.evaluate applies both and records the result on the Decision; the explanation,
+engine.evaluation.evaluate applies both and records the result on the Decision; the explanation,
 why-not, `check` and `impact` read that record and never re-derive it.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from .errors import DecisionConflict
-from .model import Output
+from engine.errors import DecisionConflict
+from engine.model import Output
 
 
 class Resolution(NamedTuple):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 
-from .conditions import compile_condition, describe
-from .errors import did_you_mean
-from .model import All, Atom, Not, Rule, RuleSet
-from .trace import trace
-from .types import ANY, to_json
+from engine.language.conditions import compile_condition, describe
+from engine.errors import did_you_mean
+from engine.model import All, Atom, Not, Rule, RuleSet
+from engine.explanation.trace import trace
+from engine.types import ANY, to_json
 
 
 class UnknownRule(KeyError):

@@ -23,9 +23,9 @@ from datetime import date, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any, Callable
 
-from .errors import EvaluationLimit, ExpressionError, did_you_mean
-from .functions import Function, unify, warn
-from .types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MAX_TEXT, MONEY, NULL, STRING, Type
+from engine.errors import EvaluationLimit, ExpressionError, did_you_mean
+from engine.language.functions import Function, unify, warn
+from engine.types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MAX_TEXT, MONEY, NULL, STRING, Type
 
 # -- bounds (engine guards, not policy figures; the shipped rules are far below each) -----------
 MAX_LENGTH = 2000

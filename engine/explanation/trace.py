@@ -4,16 +4,16 @@
 `evaluate`, with a matcher that records what it sees) and returns, besides the
 decision, the facts of the case, the effective date, which rules' conditions held,
 which fired, and for each output the rule that decided it. `aftersales check`
-(engine.analysis) and `aftersales explain --why-not` (engine.whynot) read it.
+(engine.tooling.check) and `aftersales explain --why-not` (engine.tooling.whynot) read it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .conditions import compile_condition
-from .errors import DecisionConflict
-from .evaluate import Decision, evaluate
-from .model import RuleSet
+from engine.language.conditions import compile_condition
+from engine.errors import DecisionConflict
+from engine.evaluation.evaluate import Decision, evaluate
+from engine.model import RuleSet
 
 
 class RecordingMatcher:
@@ -61,7 +61,7 @@ class Trace:
 def trace(ruleset: RuleSet, case: dict, as_of, matcher: RecordingMatcher | None = None) -> Trace:
     """Decide `case` and record how. A CaseError (invalid case) propagates; a
     DecisionConflict is caught and returned in `conflict` (decision None). Who decided each
-    output is the decision's own record (engine.resolution), not worked out again."""
+    output is the decision's own record (engine.evaluation.resolution), not worked out again."""
     m = matcher or RecordingMatcher(ruleset)
     m.reset()
     try:

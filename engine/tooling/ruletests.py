@@ -11,9 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .compiler import _plain
-from .errors import CaseError, DecisionConflict, Problem, RulesError
-from .yamlsource import load_yaml
+from engine.loading.compiler import _plain
+from engine.errors import CaseError, DecisionConflict, Problem, RulesError
+from engine.loading.yamlsource import load_yaml
 
 EXPECT_KEYS = ("decision", "absent", "fired", "not_fired", "warnings", "errors")
 ABSENT = "(absent)"

@@ -12,15 +12,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from .calendar import WorkCalendar
-from .case import case_schema
-from .errors import ExpressionError, Problem, RulesError, did_you_mean, refusal
-from .expressions import Expr, Symbol, compile_expression
-from .functions import CALENDAR_FUNCTIONS, builtin_functions, unify
-from .model import (Accept, All, AnyOf, Atom, Derived, Input, Not, Output, Parameter, Rule, RuleSet, Stage, Table,
+from engine.calendar import WorkCalendar
+from engine.evaluation.case import case_schema
+from engine.errors import ExpressionError, Problem, RulesError, did_you_mean, refusal
+from engine.language.expressions import Expr, Symbol, compile_expression
+from engine.language.functions import CALENDAR_FUNCTIONS, builtin_functions, unify
+from engine.model import (Accept, All, AnyOf, Atom, Derived, Input, Not, Output, Parameter, Rule, RuleSet, Stage, Table,
                     Validation)
-from .types import ALIASES, ANY, BOOLEAN, DATE, DATETIME, SCALARS, Type, parse_value
-from .yamlsource import LocStr, Located, load_yaml, position, read_rule_file
+from engine.types import ALIASES, ANY, BOOLEAN, DATE, DATETIME, SCALARS, Type, parse_value
+from engine.loading.yamlsource import LocStr, Located, load_yaml, position, read_rule_file
 
 TOP_KEYS = ("ruleset", "title", "version", "decides", "sources", "effective_date", "inputs", "validations",
             "parameters", "tables", "derived", "outputs", "stages", "description")
@@ -609,7 +609,7 @@ class _RuleSetCompiler:
                 if e is not None:
                     then[o] = e
             # every row has the table's priority: the table is one unit against other rules, and the
-            # hit policy alone picks among its rows (engine/evaluate.py)
+            # hit policy alone picks among its rows (engine/evaluation/evaluate.py)
             rules.append(Rule(rid, title, source, stage, index + i - 1, when, then, base, frm, to,
                               table=tid, table_hit=hit, line=getattr(row, "line", spec.line), reads=_reads(when),
                               accept=accepts))

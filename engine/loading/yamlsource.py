@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 import yaml
 
-from .errors import Problem, RulesError
+from engine.errors import Problem, RulesError
 
 # Bounds on a rule file, checked before the work they limit. The shipped files are far below
 # each (largest 60 KB, nesting 10 levels, no aliases, numbers of at most 9 digits).

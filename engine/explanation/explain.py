@@ -3,9 +3,9 @@ and for `explain=full` each rule in force that did not fire, with the first part
 its condition that failed and the values it saw ("why not free repair?")."""
 from __future__ import annotations
 
-from .conditions import describe, first_failure, names_in
-from .model import Rule, RuleSet
-from .types import ANY, to_json
+from engine.language.conditions import describe, first_failure, names_in
+from engine.model import Rule, RuleSet
+from engine.types import ANY, to_json
 
 
 def _values(ruleset: RuleSet, names, env) -> dict:
@@ -29,7 +29,7 @@ def fired_entry(ruleset: RuleSet, rule: Rule, sets: dict, lost, env) -> dict:
 
 def explain_not_fired(ruleset: RuleSet, fired_ids: set, shadowed: dict, env: dict, effective) -> list:
     """Each rule in force that did not fire, and why; `shadowed` is the decision's record of the
-    `hit: first` rows behind a row that matched (engine.resolution)."""
+    `hit: first` rows behind a row that matched (engine.evaluation.resolution)."""
     out = []
     for r in ruleset.rules:
         if r.id in fired_ids or not r.in_force(effective):

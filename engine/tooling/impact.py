@@ -32,9 +32,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .case import read_as_of
-from .errors import CaseError, DecisionConflict
-from .rulebook import RuleBook
+from engine.evaluation.case import read_as_of
+from engine.errors import CaseError, DecisionConflict
+from engine.rulebook import RuleBook
 
 PARALLEL_FROM = 2000  # cases; fewer are decided in this process
 CHUNK = 500
@@ -139,7 +139,7 @@ def decide(book: RuleBook, ruleset: str, case, as_of) -> Outcome:
         return Outcome("rejected", detail="; ".join(f"{k}: {' '.join(v)}" for k, v in e.errors.items()))
     except DecisionConflict as e:
         return Outcome("conflict", detail=str(e))
-    deciders = {o: list(r.winners) for o, r in d.resolution.items() if r.winners}  # engine.resolution
+    deciders = {o: list(r.winners) for o, r in d.resolution.items() if r.winners}  # engine.evaluation.resolution
     return Outcome("decided", d.outputs, [f["id"] for f in d.fired], deciders)
 
 

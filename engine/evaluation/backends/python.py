@@ -1,8 +1,8 @@
 """The plain-Python backend: conditions evaluated directly. The reference for the Rete one."""
 from __future__ import annotations
 
-from ..conditions import compile_condition
-from ..model import RuleSet
+from engine.language.conditions import compile_condition
+from engine.model import RuleSet
 
 
 class PythonMatcher:

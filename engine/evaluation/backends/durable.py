@@ -14,8 +14,8 @@ import re
 from bisect import bisect_left
 from datetime import date, datetime
 
-from ..model import All, AnyOf, Atom, Not, RuleSet
-from .durable_host import RuleHost
+from engine.model import All, AnyOf, Atom, Not, RuleSet
+from engine.evaluation.backends.durable_host import RuleHost
 
 _NATIVE_KINDS = {"integer": int, "boolean": bool, "string": str, "enum": str, "date": date, "datetime": datetime}
 _DURABLE_OP = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": None, "!=": "$neq"}

@@ -6,8 +6,8 @@ A rule fires only when its condition is true.
 """
 from __future__ import annotations
 
-from .expressions import kleene_and, kleene_or
-from .model import All, Atom, Not
+from engine.language.expressions import kleene_and, kleene_or
+from engine.model import All, Atom, Not
 
 
 def compile_condition(cond):

@@ -2,21 +2,21 @@
 
 A decision is a pure function of (case, as_of, rule-set version): no clock, no I/O
 here. Matching (which rules fire) is the backend's job; everything after it — table hit
-policies and output values (engine.resolution), the explanation — is shared by both backends.
+policies and output values (engine.evaluation.resolution), the explanation — is shared by both backends.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .case import read_case
-from .conditions import compile_condition
-from .errors import CaseError, EvaluationLimit
-from .explain import explain_not_fired, fired_entry
-from .functions import collecting_warnings
-from .model import RuleSet
-from .resolution import DEFAULTED, resolve, table_hits
-from .types import to_json
+from engine.evaluation.case import read_case
+from engine.language.conditions import compile_condition
+from engine.errors import CaseError, EvaluationLimit
+from engine.explanation.explain import explain_not_fired, fired_entry
+from engine.language.functions import collecting_warnings
+from engine.model import RuleSet
+from engine.evaluation.resolution import DEFAULTED, resolve, table_hits
+from engine.types import to_json
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Decision:
     warnings: list
     not_fired: list | None = None
     typed: dict = field(default_factory=dict, repr=False)  # output name → typed value
-    # how it was decided (engine.resolution), for the policy-owner tools; not part of the JSON
+    # how it was decided (engine.evaluation.resolution), for the policy-owner tools; not part of the JSON
     resolution: dict = field(default_factory=dict, repr=False)  # output → Resolution (outputs of stages reached)
     sets: dict = field(default_factory=dict, repr=False)  # fired rule id → {output: typed value}
     shadowed: dict = field(default_factory=dict, repr=False)  # `hit: first` row id → the row that took it

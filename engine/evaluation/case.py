@@ -16,9 +16,9 @@ from itertools import accumulate
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 
-from .errors import CaseError, did_you_mean
-from .model import Input, RuleSet
-from .types import (CHINA, MAX_JSON_DEPTH, MAX_SCALAR_TEXT, MAX_TEXT, LongNumber, Type, in_range,
+from engine.errors import CaseError, did_you_mean
+from engine.model import Input, RuleSet
+from engine.types import (CHINA, MAX_JSON_DEPTH, MAX_SCALAR_TEXT, MAX_TEXT, LongNumber, Type, in_range,
                     parse_datetime, parse_value, to_json)
 
 _MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"

@@ -1,0 +1,1 @@
+"""Loading: rule files (YAML, bounded and located) into the decision model (engine.model)."""
