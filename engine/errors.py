@@ -5,6 +5,16 @@ import difflib
 from dataclasses import dataclass
 
 
+MAX_MESSAGE = 500
+"""Characters of a problem's message: a message quotes the text it is about (an expression, a
+value), and a refused megabyte must not come back whole in every `GET /v1/rulesets`."""
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text`, cut to `limit` characters with the length of what was left out."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem in a rule file, located for a policy owner."""
@@ -15,6 +25,9 @@ class Problem:
     message: str
     rule_id: str | None = None
     level: str = "error"
+
+    def __post_init__(self):
+        object.__setattr__(self, "message", shorten(self.message))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
@@ -39,9 +52,8 @@ def refusal(file, e: BaseException) -> RulesError:
     must cost one rule set its edit, never the service (the message is cut to stay readable)."""
     if isinstance(e, RulesError):
         return e
-    text = str(e)
-    text = text if len(text) <= 200 else text[:200] + "…"
-    return RulesError([Problem(str(file), 1, 1, f"the file could not be loaded ({type(e).__name__}: {text})")])
+    return RulesError([Problem(str(file), 1, 1,
+                               f"the file could not be loaded ({type(e).__name__}: {shorten(str(e), 200)})")])
 
 
 class CaseError(Exception):
