@@ -171,6 +171,7 @@ class Plan:
     outputs: tuple  # (name, result type) of every output
     rules: dict  # rule id → Rule
     reads: dict  # rule id → (name, type) of the facts its condition reads, for the explanation
+    why_not: dict  # rule id → its condition's failure finder (env → the part that failed, its value)
 
 
 @dataclass
@@ -205,6 +206,7 @@ class RuleSet:
     def plan(self) -> Plan:
         """What evaluation walks, worked out once per rule-set version (the rule set is not
         changed after the compiler builds it)."""
+        from engine.language.conditions import failure_finder  # conditions reads this module's nodes
         return Plan(
             derived=tuple((d.name, d.expr.fn) for d in self.derived),
             stages=tuple(StagePlan(tuple((d.name, d.expr.fn) for d in stage.derived),
@@ -213,7 +215,8 @@ class RuleSet:
             outputs=tuple((name, o.result_type) for name, o in self.outputs.items()),
             rules={r.id: r for r in self.rules},
             reads={r.id: tuple((n, self.fact_types.get(n, ANY)) for n in sorted(r.reads) if n not in self.tables)
-                   for r in self.rules})
+                   for r in self.rules},
+            why_not={r.id: failure_finder(r.when) for r in self.rules})
 
     @cached_property
     def personal(self) -> frozenset:

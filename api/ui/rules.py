@@ -1,21 +1,19 @@
 """Rules as a policy owner reads them: conditions in words, and which rules the rule tests cover."""
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
 from markupsafe import Markup, escape
 
 from engine.errors import RulesError
-from engine.model import All, Atom, Not
+from engine.language.conditions import KEYWORDS, describe, fold, nodes, pieces
+from engine.model import Atom
 from engine.tooling.ruletests import load_tests, run_test
 from engine.types import to_json
 
 from . import words, workings
 
-_TOKEN = re.compile(r"""(?P<str>'[^']*'|"[^"]*")|(?P<notin>\bnot\s+in\b)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"""
-                    r"""|(?P<op>==|!=|>=|<=)""")
 _OPS_ZH = {"==": "＝", "!=": "≠", ">=": "≥", "<=": "≤"}
 _WORDS_ZH = {"and": "且", "or": "或", "not": "非", "in": "属于", "today": "决策日", "as_of": "决策时点",
              "true": "是", "True": "是", "false": "否", "False": "否", "null": "空", "given": "已填",
@@ -24,57 +22,76 @@ _OPS_EN = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤"}
 
 
 def expression(expr, ruleset, lang: str) -> Markup:
-    """An expression with names as their titles, values in words, parameters as their values."""
+    """An expression with names as their titles, values in words, parameters as their values:
+    its words as the compiler recorded them (Expr.tokens), the text between them as written."""
     text = expr.text
     names = sorted(expr.names)
     derived = {n: e.text for n, e in workings.derived(ruleset).items()}
     out, pos = [], 0
-    for m in _TOKEN.finditer(text):
-        out.append(escape(text[pos:m.start()]))
-        pos = m.end()
-        tok = m.group(0)
-        if m["str"]:
-            value = tok[1:-1]
-            shown = next((w for n in names if (w := words.value_words(n, value, lang))), None)
-            out.append(Markup('<span class="lit" title="{}">{}</span>').format(value, shown or value))
-        elif m["notin"]:
+    for token in expr.tokens:
+        out.append(escape(text[pos:token.start]))
+        pos = token.end
+        tok = token.value
+        if token.kind == "text":
+            shown = next((w for n in names if (w := words.value_words(n, tok, lang))), None)
+            out.append(Markup('<span class="lit" title="{}">{}</span>').format(tok, shown or tok))
+        elif token.kind == "not in":
             out.append(escape("不属于" if lang == "zh" else "not in"))
-        elif m["op"]:
+        elif token.kind == "op":
             out.append(escape((_OPS_ZH if lang == "zh" else _OPS_EN)[tok]))
-        elif tok in ruleset.parameters:
-            p = ruleset.parameters[tok]
-            value = p.value
-            shown = words.output_value(tok, p, value, lang) if not isinstance(value, bool) else \
-                words.text("bool_true" if value else "bool_false", lang)
-            out.append(Markup('<abbr class="param" title="{}：{}">{}</abbr>').format(tok, p.title or tok, shown))
-        elif tok in ruleset.inputs or tok in ruleset.outputs:
-            spec = ruleset.inputs.get(tok) or ruleset.outputs.get(tok)
-            lab = words.label(tok, spec.title, lang)[0] if lang == "zh" else tok
-            out.append(Markup('<span class="fact" title="{}">{}</span>').format(tok, lab))
-        elif lang == "zh" and tok in _WORDS_ZH and (tok == "given" or not text[m.end():].lstrip().startswith("(")):
-            out.append(escape(_WORDS_ZH[tok]))
-        elif tok in derived:
-            out.append(Markup('<code class="derived" title="{} = {}">{}</code>').format(tok, derived[tok], tok))
         else:
-            out.append(Markup('<code>{}</code>').format(tok))
+            out.append(_name(tok, token.call, ruleset, derived, lang))
     out.append(escape(text[pos:]))
     return Markup("").join(out)
 
 
+def _name(tok: str, call: bool, ruleset, derived: dict, lang: str) -> Markup:
+    """A name or keyword of an expression in words (`call`: it is followed by a bracket)."""
+    if tok in ruleset.parameters:
+        p = ruleset.parameters[tok]
+        value = p.value
+        shown = words.output_value(tok, p, value, lang) if not isinstance(value, bool) else \
+            words.text("bool_true" if value else "bool_false", lang)
+        return Markup('<abbr class="param" title="{}：{}">{}</abbr>').format(tok, p.title or tok, shown)
+    if tok in ruleset.inputs or tok in ruleset.outputs:
+        spec = ruleset.inputs.get(tok) or ruleset.outputs.get(tok)
+        lab = words.label(tok, spec.title, lang)[0] if lang == "zh" else tok
+        return Markup('<span class="fact" title="{}">{}</span>').format(tok, lab)
+    if lang == "zh" and tok in _WORDS_ZH and (tok == "given" or not call):
+        return escape(_WORDS_ZH[tok])
+    if tok in derived:
+        return Markup('<code class="derived" title="{} = {}">{}</code>').format(tok, derived[tok], tok)
+    return Markup('<code>{}</code>').format(tok)
+
+
 def condition(cond, ruleset, lang: str) -> Markup:
     """A condition tree as nested lists: all of / any of / not."""
-    if isinstance(cond, Atom):
-        return expression(cond.expr, ruleset, lang)
-    if isinstance(cond, Not):
-        return Markup('{} {}').format(words.text("none_of", lang), condition(cond.item, ruleset, lang))
-    if not cond.items:
-        return escape("总是" if lang == "zh" else "always")
-    if isinstance(cond, All) and len(cond.items) == 1:
-        return condition(cond.items[0], ruleset, lang)
-    head = words.text("all_of" if isinstance(cond, All) else "any_of", lang)
-    items = Markup("").join(Markup("<li>{}</li>").format(condition(i, ruleset, lang)) for i in cond.items)
-    return Markup('<span class="join">{}</span><ul class="cond">{}</ul>').format(head, items)
+    def joined(kind):
+        def join(_node, parts):
+            if not parts:
+                return escape("总是" if lang == "zh" else "always")
+            if kind == "all_of" and len(parts) == 1:
+                return parts[0]
+            items = Markup("").join(Markup("<li>{}</li>").format(p) for p in parts)
+            return Markup('<span class="join">{}</span><ul class="cond">{}</ul>').format(words.text(kind, lang), items)
+        return join
+    return fold(cond, lambda atom: expression(atom.expr, ruleset, lang), joined("all_of"), joined("any_of"),
+                lambda _node, part: Markup('{} {}').format(words.text("none_of", lang), part))
 
+
+
+def failed_part(ruleset, rule_id: str, failed: str, lang: str) -> Markup | None:
+    """The part of a rule's condition a decision names as the one that failed (`not_fired`'s
+    `failed`, the text engine.language.conditions.describe gives it), in words; None when the
+    rule has no such part."""
+    rule = ruleset.rule(rule_id)
+    part = next((p for p in nodes(rule.when) if describe(p) == failed), None) if rule is not None else None
+    if part is None:
+        return None
+    derived = {n: e.text for n, e in workings.derived(ruleset).items()}
+    return Markup("").join(expression(p.expr, ruleset, lang) if isinstance(p, Atom) else
+                           _name(p, False, ruleset, derived, lang) if p in KEYWORDS else escape(p)
+                           for p in pieces(part))
 
 def outputs(rule, ruleset, lang: str) -> list[tuple[str, Markup]]:
     """What a rule sets: (output label, value in words or the expression)."""

@@ -3,7 +3,6 @@ and for `explain=full` each rule in force that did not fire, with the first part
 its condition that failed and the values it saw ("why not free repair?")."""
 from __future__ import annotations
 
-from engine.language.conditions import describe, first_failure, names_in
 from engine.model import Rule, RuleSet
 from engine.types import ANY, to_json
 
@@ -39,11 +38,10 @@ def explain_not_fired(ruleset: RuleSet, fired_ids: set, shadowed: dict, env: dic
                         "failed": f"an earlier row of table {r.table} matched ({shadowed[r.id]})",
                         "because": "first hit", "values": _values(ruleset, sorted(r.reads), env)})
             continue
-        part, value = first_failure(r.when, env)
-        names = names_in(part)
+        _part, value, text, names = ruleset.plan.why_not[r.id](env)
         missing = [n for n in names if env.get(n) is None and n not in ruleset.tables]
         out.append({"id": r.id, "title": r.title, "source": r.source, "stage": r.stage,
-                    "failed": describe(part),
+                    "failed": text,
                     "because": "missing: " + ", ".join(missing) if value is None and missing else "false",
                     "values": _values(ruleset, names, env)})
     return out

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from engine.errors import EvaluationLimit, ExpressionError, did_you_mean
 from engine.language.functions import Function, unify, warn
+from engine.language.recorded import literals, tokens, written, written_decimal
 from engine.types import ANY, BOOLEAN, DATE, DECIMAL, INTEGER, MAX_TEXT, MONEY, NULL, STRING, Type
 
 # -- bounds (engine guards, not policy figures; the shipped rules are far below each) -----------
@@ -74,7 +75,9 @@ class Native:
     """A test the Rete backend can match without Python: `name op operand`.
 
     operand is ("lit", value) or ("name", other_name); op is one of < <= > >= == !=,
-    "in" / "not in" (operand: ("lits", values)), or "is" (a boolean fact is true/false).
+    "in" / "not in" (operand: ("lits", values)), "is" (a boolean fact is true/false), or
+    "given" (`given(name)`, operand (): the fact is not null — a test the backend computes
+    in Python without the function-call machinery).
     """
 
     name: str
@@ -91,6 +94,10 @@ class Expr:
     names: frozenset = field(default_factory=frozenset)
     native: Native | None = None
     constant: bool = False
+    # Recorded at load for the tools, so none of them reads the text again (engine.language.recorded):
+    literals: tuple = ()  # (value, Type) of its literals and of the parameter values it reads
+    functions: frozenset = field(default_factory=frozenset)  # the functions it calls (lookup, date too)
+    tokens: tuple = ()  # Token: its words, for the rules page
 
 
 _CMP = {ast.Lt: ("<", operator.lt), ast.LtE: ("<=", operator.le), ast.Gt: (">", operator.gt),
@@ -177,6 +184,7 @@ class _Compiler:
         self.scope = scope
         self.functions = functions
         self.names: set[str] = set()
+        self.called: set[str] = set()
 
     def fail(self, node, message):
         raise ExpressionError(message, getattr(node, "col_offset", 0))
@@ -200,9 +208,9 @@ class _Compiler:
                 self.fail(node, f"a number of more than {MAX_NUMBER_DIGITS} digits is not allowed")
             return _const(v), INTEGER, True
         if isinstance(v, float):
-            source = ast.get_source_segment(self.text, node) or repr(v)
+            source = written(node, self.text)
             try:
-                d = Decimal(source.replace("_", ""))
+                d = written_decimal(node, self.text)
             except InvalidOperation:
                 self.fail(node, f"{source} is not a number")
             if not _within(d):
@@ -408,6 +416,7 @@ class _Compiler:
         if node.keywords:
             self.fail(node, "functions take positional arguments only")
         name = node.func.id
+        self.called.add(name)
         if name == "lookup":
             return self._lookup(node)
         if name == "date" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
@@ -539,6 +548,10 @@ def _native(tree, scope: dict[str, Symbol]) -> Native | None:
             return scope[n.id]
         return None
 
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "given" \
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Name) \
+            and (s := scope.get(node.args[0].id)) is not None and s.kind != "table":
+        return Native(s.name, s.type, "given", ())
     if (s := fact(node)) and s.type.kind == "boolean":
         return Native(s.name, s.type, "is", ("lit", True))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and (s := fact(node.operand)) \
@@ -618,7 +631,37 @@ def _compile(source: str, scope: dict[str, Symbol], functions: dict[str, Functio
         except EvaluationLimit as e:
             raise ExpressionError(e.message) from None
         fn = _const(value)
-    return Expr(source, fn, t, frozenset(compiler.names), _native(tree, scope), constant)
+    native = _native(tree, scope)
+    if native is not None:
+        fn = native_test(native)
+    return Expr(source, fn, t, frozenset(compiler.names), native, constant,
+                literals(tree, source, scope), frozenset(compiler.called), tokens(source))
+
+
+_NATIVE_OPS = dict(_CMP.values())  # "<" → operator.lt, …
+
+
+def native_test(n: Native) -> Callable[[dict], Any]:
+    """The closure of a simple test (`fact op literal`, `fact op fact`, `fact in [...]`, a boolean
+    fact, `given(fact)`): the same three-valued result as the general closures, without their
+    layers. Both backends use it — the Python one for every condition, the Rete one for the tests
+    it computes before asserting (money and decimals) — so there is one comparison, here."""
+    name = n.name
+    if n.op == "given":
+        return lambda env: env.get(name) is not None
+    if n.op == "is":
+        if n.operand[1]:
+            return lambda env: env.get(name)
+        return lambda env: None if (v := env.get(name)) is None else not v
+    if n.op in ("in", "not in"):
+        values, negate = n.operand[1], n.op == "not in"
+        return lambda env: None if (v := env.get(name)) is None else (v in values) != negate
+    impl = _NATIVE_OPS[n.op]
+    if n.operand[0] == "lit":
+        literal = n.operand[1]
+        return lambda env: None if (v := env.get(name)) is None else impl(v, literal)
+    other = n.operand[1]
+    return lambda env: None if (v := env.get(name)) is None or (w := env.get(other)) is None else impl(v, w)
 
 
 def _check_brackets(source: str):

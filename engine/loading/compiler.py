@@ -15,6 +15,7 @@ from pathlib import Path
 from engine.calendar import WorkCalendar
 from engine.evaluation.case import case_schema
 from engine.errors import ExpressionError, Problem, RulesError, did_you_mean, refusal
+from engine.language.conditions import reads
 from engine.language.expressions import Expr, Symbol, compile_expression
 from engine.language.functions import CALENDAR_FUNCTIONS, builtin_functions, unify
 from engine.model import (Accept, All, AnyOf, Atom, Derived, Input, Not, Output, Parameter, Rule, RuleSet, Stage, Table,
@@ -117,6 +118,7 @@ class _RuleSetCompiler:
         self.attempted_outputs: set[str] = set()  # named in some `then`, even one that failed to compile
         self.accept_refs: list = []  # (node, rule id, Accept), checked once every rule is known
         self.case_inputs: dict[str, Input] = {}  # the declared inputs, for `needs`
+        self.called: set[str] = set()  # the functions its expressions call: the calendar's join the digest
 
     # -- helpers -----------------------------------------------------------------------
     def expr(self, node, text, expect: Type | None = None, rule_id=None, scope=None) -> Expr | None:
@@ -124,7 +126,9 @@ class _RuleSetCompiler:
             self.c.add(node, "expected an expression (text)", rule_id=rule_id)
             return None
         try:
-            return compile_expression(str(text), scope or self.scope, self.functions, expect)
+            compiled = compile_expression(str(text), scope or self.scope, self.functions, expect)
+            self.called |= compiled.functions
+            return compiled
         except ExpressionError as e:
             target = text if isinstance(text, LocStr) else node
             lead = len(str(text)) - len(str(text).lstrip())
@@ -200,7 +204,9 @@ class _RuleSetCompiler:
                 self.c.add(doc.get("outputs"), f"output {o.name!r} is set by no rule", key=o.name)
         if self.c.problems:
             raise RulesError(self.c.problems)
-        uses_calendar = any(f + "(" in self.text for f in CALENDAR_FUNCTIONS)
+        # the calendar is part of the version when an expression calls one of its functions (not
+        # when a comment or a title names one)
+        uses_calendar = bool(self.called & CALENDAR_FUNCTIONS)
         blob = self.text.encode() + (self.calendar.digest_text.encode() if uses_calendar else b"")
         return RuleSet(
             name=str(name), title=str(doc.get("title", name)), version=str(version),
@@ -540,7 +546,7 @@ class _RuleSetCompiler:
         if when is None:  # reported; keep the rule so its outputs do not look unset
             when = All(())
         return Rule(rid, str(spec.get("title", "")), str(spec.get("source", "")), stage, index, when, then,
-                    self._priority(spec, rid), frm, to, line=spec.line, reads=_reads(when),
+                    self._priority(spec, rid), frm, to, line=spec.line, reads=reads(when),
                     accept=self.accepts(spec, rid), needs=self.needs(spec, rid))
 
     def needs(self, spec, rule_id) -> tuple:
@@ -611,7 +617,7 @@ class _RuleSetCompiler:
             # every row has the table's priority: the table is one unit against other rules, and the
             # hit policy alone picks among its rows (engine/evaluation/evaluate.py)
             rules.append(Rule(rid, title, source, stage, index + i - 1, when, then, base, frm, to,
-                              table=tid, table_hit=hit, line=getattr(row, "line", spec.line), reads=_reads(when),
+                              table=tid, table_hit=hit, line=getattr(row, "line", spec.line), reads=reads(when),
                               accept=accepts))
         return rules
 
@@ -643,14 +649,6 @@ class _RuleSetCompiler:
 def _replace_stage(o: Output, stage: str) -> Output:
     from dataclasses import replace
     return replace(o, stage=stage)
-
-
-def _reads(cond) -> frozenset:
-    if isinstance(cond, Atom):
-        return cond.expr.names
-    if isinstance(cond, Not):
-        return _reads(cond.item)
-    return frozenset().union(*(_reads(i) for i in cond.items)) if cond.items else frozenset()
 
 
 def compile_ruleset(path: Path, calendar: WorkCalendar, text: str | None = None) -> RuleSet:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from engine.language.conditions import compile_condition, describe
 from engine.errors import did_you_mean
-from engine.model import All, Atom, Not, Rule, RuleSet
+from engine.language.conditions import atoms, compile_condition, describe, fold
+from engine.model import Rule, RuleSet
 from engine.explanation.trace import trace
 from engine.types import ANY, to_json
 
@@ -31,23 +31,24 @@ def _facts(ruleset: RuleSet, names, env) -> dict:
 def condition_tree(ruleset: RuleSet, cond, env, winners: dict | None = None) -> dict:
     """The condition with the value of each part; `winners` (output → deciding rule ids) says
     where a fact that is an earlier stage's output came from."""
-    value = _truth(compile_condition(cond)(env)) if env is not None else "unknown"
-    if isinstance(cond, Atom):
-        node = {"kind": "test", "text": cond.expr.text, "value": value, "line": cond.line,
-                "facts": _facts(ruleset, cond.expr.names, env or {})}
-        missing = [n for n in sorted(cond.expr.names) if n not in ruleset.tables and (env or {}).get(n) is None]
+    def value(part) -> str:
+        return _truth(compile_condition(part)(env)) if env is not None else "unknown"
+
+    def test(atom):
+        names = atom.expr.names
+        node = {"kind": "test", "text": atom.expr.text, "value": value(atom), "line": atom.line,
+                "facts": _facts(ruleset, names, env or {})}
+        missing = [n for n in sorted(names) if n not in ruleset.tables and (env or {}).get(n) is None]
         if missing:
             node["missing"] = missing
-        origin = {n: (winners or {}).get(n, []) for n in sorted(cond.expr.names) if n in ruleset.outputs}
+        origin = {n: (winners or {}).get(n, []) for n in sorted(names) if n in ruleset.outputs}
         if origin and env is not None:
             node["decided_by"] = origin  # [] : the output's default (no rule set it)
         return node
-    if isinstance(cond, Not):
-        return {"kind": "not", "text": describe(cond), "value": value,
-                "items": [condition_tree(ruleset, cond.item, env, winners)]}
-    kind = "all" if isinstance(cond, All) else "any"
-    return {"kind": kind, "text": describe(cond), "value": value,
-            "items": [condition_tree(ruleset, i, env, winners) for i in cond.items]}
+
+    def group(kind):
+        return lambda part, items: {"kind": kind, "text": describe(part), "value": value(part), "items": items}
+    return fold(cond, test, group("all"), group("any"), lambda part, item: group("not")(part, [item]))
 
 
 def _then_text(e, t) -> str:
@@ -80,7 +81,7 @@ def why_not(ruleset: RuleSet, case: dict, as_of, rule_id: str) -> dict:
         "overridden": [],
         # the derived facts the condition reads, with their definitions
         "derived": {d.name: {"text": d.expr.text, "facts": _facts(ruleset, d.expr.names, env or {})}
-                    for d in _all_derived(ruleset) if any(d.name in leaf["facts"] for leaf in _leaves_of(rule.when))},
+                    for d in _all_derived(ruleset) if any(d.name in a.expr.names for a in atoms(rule.when))},
     }
     if not reached:
         out["verdict"] = (f"not evaluated: the decision stopped before stage {rule.stage} ({t.conflict})"
@@ -132,14 +133,6 @@ def _all_derived(ruleset: RuleSet):
     yield from ruleset.derived
     for s in ruleset.stages:
         yield from s.derived
-
-
-def _leaves_of(cond):
-    if isinstance(cond, Atom):
-        return [{"facts": cond.expr.names}]
-    if isinstance(cond, Not):
-        return _leaves_of(cond.item)
-    return [x for i in cond.items for x in _leaves_of(i)]
 
 
 def _leaves(node):

@@ -9,25 +9,19 @@ matches — the same three-valued logic as the Python backend.
 """
 from __future__ import annotations
 
-import operator
-import re
-from bisect import bisect_left
 from datetime import date, datetime
 
-from engine.model import All, AnyOf, Atom, Not, RuleSet
+from engine.language.conditions import fold
+from engine.model import Atom, RuleSet
+from engine.evaluation.backends import memo as match_memo
 from engine.evaluation.backends.durable_host import RuleHost
+from engine.evaluation.backends.memo import MatchMemo, abstraction, memo_key
 
 _NATIVE_KINDS = {"integer": int, "boolean": bool, "string": str, "enum": str, "date": date, "datetime": datetime}
 _DURABLE_OP = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": None, "!=": "$neq"}
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==", "in": "not in", "not in": "in"}
 TRUE_KEY, EFFECTIVE_KEY = "__true", "__effective"
-# Matches remembered per stage (0 turns it off). Which rules of a stage fire is a pure
-# function of the fact asserted (a fresh session each time, nothing else in it), and
-# facts repeat a lot once a number or date compared only with literals is taken as
-# where it falls among them — most are booleans, enums and the results of computed
-# tests — so a stage whose fact was seen before skips the native assert. Bounded: a full memo
-# takes no more. bench/RESULTS.md gives the hit rates and the figures without it.
-MEMO_SIZE = 4096
+MEMO_SIZE = match_memo.MEMO_SIZE  # read when a matcher is built (the benchmarks set 0 to turn it off)
 
 
 def encode(value):
@@ -37,29 +31,6 @@ def encode(value):
     if isinstance(value, date):
         return value.toordinal()
     return value
-
-
-_GIVEN = re.compile(r"given\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")
-
-
-def _given(name):
-    """`given(name)`, without the generic function-call machinery (the commonest computed test)."""
-    return lambda env: env.get(name) is not None
-
-
-_PY_OP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-          "!=": operator.ne}
-
-
-def _compare(n):
-    """`name op literal` or `name op name` in Python, as the expression compiler's comparison does it
-    (unknown when either side is), without its closures."""
-    op, name = _PY_OP[n.op], n.name
-    if n.operand[0] == "lit":
-        literal = n.operand[1]
-        return lambda env: None if (v := env.get(name)) is None else op(v, literal)
-    other = n.operand[1]
-    return lambda env: None if (v := env.get(name)) is None or (w := env.get(other)) is None else op(v, w)
 
 
 def _literal_ok(kind: str, value) -> bool:
@@ -86,7 +57,7 @@ class _StageCompiler:
         self.kinds: dict[str, str] = {}  # fact name → its type's kind
 
     def rule(self, rule) -> dict:
-        tests = [self.node(rule.when, False)]
+        tests = [self.condition(rule.when)(False)]
         self.uses_effective |= bool(rule.effective_from or rule.effective_to)
         for d in (rule.effective_from, rule.effective_to):
             if d:
@@ -97,33 +68,31 @@ class _StageCompiler:
             tests.append({"$lte": {EFFECTIVE_KEY: encode(rule.effective_to)}})
         return {"all": [{"m": tests[0] if len(tests) == 1 else {"$and": tests}}]}
 
-    def node(self, cond, negate: bool) -> dict:
-        if isinstance(cond, Not):
-            return self.node(cond.item, not negate)
-        if isinstance(cond, (All, AnyOf)):
-            if not cond.items:  # `when: true` (or its negation)
-                return {TRUE_KEY: not negate}
-            conj = isinstance(cond, All) != negate
-            parts = [self.node(i, negate) for i in cond.items]
-            return parts[0] if len(parts) == 1 else {"$and" if conj else "$or": parts}
-        return self.atom(cond, negate)
+    def condition(self, cond):
+        """The condition as a function negate → durable-rules JSON: negation is pushed down to the
+        atoms, so each part is built knowing whether it is negated (in the order of the tree)."""
+        def joined(conjunction: bool):
+            def join(_node, parts):
+                def build(negate):
+                    if not parts:  # `when: true` (or its negation)
+                        return {TRUE_KEY: not negate}
+                    built = [p(negate) for p in parts]
+                    conj = conjunction != negate
+                    return built[0] if len(built) == 1 else {"$and" if conj else "$or": built}
+                return build
+            return join
+        return fold(cond, lambda a: (lambda negate: self.atom(a, negate)), joined(True), joined(False),
+                    lambda _n, inner: (lambda negate: inner(not negate)))
 
     def atom(self, atom: Atom, negate: bool) -> dict:
         native = atom.expr.native
-        json = self.native(native, negate) if native else None
+        json = self.native(native, negate) if native and native.op != "given" else None
         if json is not None:
             return json
         key = self._keys.get(atom.expr.text)  # the same test in several rows of a table: computed once
         if key is None:
             key = self._keys[atom.expr.text] = f"__a{len(self.computed)}"
-            given = _GIVEN.match(atom.expr.text)
-            if given and given[1] in atom.expr.names:
-                fn = _given(given[1])
-            elif native is not None and native.op in _PY_OP and native.operand[0] in ("lit", "name"):
-                fn = _compare(native)  # e.g. money or decimal against a literal: not native, but simple
-            else:
-                fn = atom.expr.fn
-            self.computed.append((key, fn))
+            self.computed.append((key, atom.expr.fn))  # e.g. money against a literal: computed, then matched
         return {key: not negate}
 
     def native(self, n, negate: bool) -> dict | None:
@@ -173,7 +142,7 @@ class DurableMatcher:
 
     def __init__(self, ruleset: RuleSet, memo_size: int | None = None):
         self._host = RuleHost(f"{ruleset.name}_{ruleset.digest[7:19]}")
-        self._memo_size = MEMO_SIZE if memo_size is None else memo_size
+        size = MEMO_SIZE if memo_size is None else memo_size
         self.memo_hits = self.memo_misses = 0
         self._stages = []
         for stage in ruleset.stages:
@@ -182,46 +151,27 @@ class DurableMatcher:
             definition = {name: compiler.rule(r) for name, r in by_name.items()}
             handle = self._host.add_ruleset(definition) if definition else None
             order = {name: i for i, name in enumerate(by_name)}
-            fields = tuple((name, *_abstraction(name, compiler),
+            fields = tuple((name, *abstraction(compiler.literals.get(name), name in compiler.raw),
                             encode if compiler.kinds.get(name, "date") in ("date", "datetime") else None)
                            for name in sorted(compiler.native_names))
-            effective = _abstraction(EFFECTIVE_KEY, compiler) if compiler.uses_effective else None
-            self._stages.append((handle, by_name, order, tuple(compiler.computed), fields, effective, {}))
+            effective = (abstraction(compiler.literals.get(EFFECTIVE_KEY), False) if compiler.uses_effective
+                         else None)
+            self._stages.append((handle, by_name, order, tuple(compiler.computed), fields, effective,
+                                 MatchMemo(size)))
 
     def match(self, stage_index, env, effective):
         handle, by_name, order, computed, fields, effective_key, memo = self._stages[stage_index]
         if handle is None:
             return []
-        # The memo key, and the values of the fact the Rete network would see: for a fact the stage
-        # only compares with literals, the key holds where the value falls among those literals
-        # (which decides every such test) rather than the value itself; other facts are in the key
-        # as they are. The fact itself is built only when the native engine is asked.
-        key, values = [], []
-        append, keep = key.append, values.append
+        # The fact itself is built only when the native engine is asked (a memo miss).
         effective_value = None
         if effective_key is not None and effective is not None:
             effective_value = encode(effective)
-            append(_place(effective_value, *effective_key))
-        for name, literals, literal_set, to_native in fields:
-            value = env.get(name)
-            if value is None:
-                append(None)
-                keep(None)
-                continue
-            if to_native is not None:  # dates and date-times; other kinds are sent as they are
-                value = to_native(value)
-            keep(value)
-            if literals is None:
-                append(value)
-            else:
-                try:
-                    append((bisect_left(literals, value), value in literal_set))
-                except TypeError:  # a value of another type than the literals (not produced by the compiler)
-                    append(value)
+        key, values = memo_key(fields, env, effective_value, effective_key)
         computed_values = [fn(env) for _, fn in computed]
         key.extend(computed_values)
         key = tuple(key)
-        rules = memo.get(key) if self._memo_size else None
+        rules = memo.get(key)
         if rules is not None:
             self.memo_hits += 1
             return list(rules)
@@ -236,29 +186,7 @@ class DurableMatcher:
                 fact[k] = value
         fired = self._host.fire(handle, fact)
         rules = [by_name[n] for n in sorted(fired, key=order.__getitem__)]
-        if self._memo_size:
+        if memo.size:
             self.memo_misses += 1
-            if len(memo) < self._memo_size:  # full: keep what is there (the facts seen first are the common ones)
-                memo[key] = rules
+            memo.put(key, rules)
         return list(rules)
-
-
-def _abstraction(name: str, compiler: _StageCompiler) -> tuple:
-    """(sorted literals, their set) for a fact compared only with literals; (None, None) otherwise."""
-    literals = compiler.literals.get(name)
-    if not literals or name in compiler.raw:
-        return None, None
-    try:
-        ordered = tuple(sorted(literals))
-    except TypeError:  # literals of different types: keep the value itself
-        return None, None
-    return ordered, frozenset(literals)
-
-
-def _place(value, literals: tuple, literal_set: frozenset):
-    """Which literals are below `value` and whether it equals one: all that <, <=, ==, !=, >=, > and
-    `in` against those literals can tell about it."""
-    try:
-        return bisect_left(literals, value), value in literal_set
-    except TypeError:  # a value of another type than the literals (not produced by the compiler)
-        return value
