@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/engine.py [--cases 10000] [--seed 1] [--ruleset NAME ...] [--json FILE]
 
-For each rule set the same N generated valid cases (bench/cases.py, seeded) are
-decided by:
+For each rule set the same N generated valid cases (engine.tooling.cases, seeded: check's
+boundary candidates around the base case and the rule tests' cases) are decided by:
   a       our durable-rules backend, explain=fired (the API default: the fired rules
           with their policy source and the facts they read)
   a_full  the same with explain=full (adds every rule that did not fire, and why)
@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import handwritten  # noqa: E402
-from bench.cases import valid_cases  # noqa: E402
 from engine.rulebook import RuleBook  # noqa: E402
+from engine.tooling.cases import valid_cases  # noqa: E402
 from engine.types import parse_datetime  # noqa: E402
 
 CENT = Decimal("0.01")
@@ -95,7 +95,7 @@ def run(name, books, zen_fns, hand_fns, n, seed) -> dict:
     nomemo = books["durable_nomemo"].get(name)
     rs = python.ruleset
     t0 = time.perf_counter()
-    cases = valid_cases(books["python"], name, n, seed)
+    cases = valid_cases(python, n, seed, rules_dir=ROOT / "rules")
     generated = time.perf_counter() - t0
     impls = {"a": partial(durable.decide, explain="fired"), "a_full": partial(durable.decide, explain="full"),
              "a_nomemo": partial(nomemo.decide, explain="fired"), "b": partial(python.decide, explain="fired")}

@@ -112,7 +112,7 @@ def scrap_pricing(case: dict, as_of: datetime) -> dict:
     rect, refurb = _bool(case, "rectification_required"), _bool(case, "refurbishable")
     reuse_value, freight = _money_in(case.get("reuse_value")), _money_in(case.get("return_freight"))
     sale_value = _money_in(case.get("sale_value"))
-    weight = _dec(case.get("weight_t"), ZERO) if case.get("weight_t") is not None else ZERO
+    weight = _dec(case.get("weight_t"), ZERO) if case.get("weight_t") is not None else None
     prices = case.get("market_prices_per_t")
     if not isinstance(prices, list) or not prices:
         raise ValueError("market_prices_per_t")
@@ -134,12 +134,15 @@ def scrap_pricing(case: dict, as_of: datetime) -> dict:
             or (review and review > today) or (abroad and origin != "imported")):
         raise ValueError("validation")
 
-    exact = weight * (sum(prices, ZERO) / len(prices))
-    market_value = _money(exact)
-    estimate = sale_value if sale_value is not None else market_value
     freight_exceeds = freight is not None and reuse_value is not None and freight > reuse_value
     reusable_part = reusable or refurb
-    if claim or rect or (reusable_part and not freight_exceeds):
+    returned = claim or rect or (reusable_part and not freight_exceeds)
+    if weight is None and not returned:
+        raise ValueError("validation")  # a part kept locally needs its weight
+    exact = None if weight is None else weight * (sum(prices, ZERO) / len(prices))
+    market_value = None if exact is None else _money(exact)
+    estimate = sale_value if sale_value is not None else market_value
+    if returned:
         disposition = "return_to_company"
     elif reusable_part:
         disposition = "sell_locally"
@@ -150,9 +153,10 @@ def scrap_pricing(case: dict, as_of: datetime) -> dict:
     else:
         disposition = "sell_locally"
     discount = Decimal("0.10") if region in REMOTE else ZERO
-    floor = _money(exact * Decimal("0.85") * (1 - discount))
-    out = {"disposition": disposition, "market_value": f"{market_value:f}",
-           "regional_discount": "0.10" if discount else "0", "floor_price": f"{floor:f}", "quotes_required": 3}
+    floor = None if exact is None else _money(exact * Decimal("0.85") * (1 - discount))
+    out = {"disposition": disposition, "regional_discount": "0.10" if discount else "0", "quotes_required": 3}
+    if exact is not None:
+        out.update(market_value=f"{market_value:f}", floor_price=f"{floor:f}")
     if disposition != "sell_locally":
         verdict = "not_applicable"
     elif hazardous and licence != "hazardous_waste":

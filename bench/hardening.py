@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cases import valid_cases  # noqa: E402
 from engine.rulebook import RuleBook  # noqa: E402
+from engine.tooling.cases import valid_cases  # noqa: E402
 
 
 def concurrency(seconds: float, threads: int = 16, cases_per_ruleset: int = 300, memo: bool = False) -> dict:
@@ -40,7 +40,7 @@ def concurrency(seconds: float, threads: int = 16, cases_per_ruleset: int = 300,
         durable.MEMO_SIZE = saved
     python = RuleBook.load(ROOT / "rules", backend="python")
     work = [(name, case, as_of) for name in sorted(book.rulesets)
-            for case, as_of in valid_cases(python, name, cases_per_ruleset, seed=3)]
+            for case, as_of in valid_cases(python.get(name), cases_per_ruleset, seed=3, rules_dir=ROOT / "rules")]
     serial = [book.decide(n, c, as_of=a, explain="full").to_json() for n, c, a in work]
     errors, mismatches, done = [], [], [0] * threads
     stop = time.monotonic() + seconds
@@ -154,7 +154,7 @@ def soak(seconds: float, rate: float | None, warm_up: float = 30.0, distinct: in
     spec.loader.exec_module(hl)
     python = RuleBook.load(ROOT / "rules", backend="python")
     bodies = [json.dumps({"case": case, "as_of": as_of}, ensure_ascii=False)
-              for case, as_of in valid_cases(python, "warranty", distinct, seed=11)]
+              for case, as_of in valid_cases(python.get("warranty"), distinct, seed=11, rules_dir=ROOT / "rules")]
     with tempfile.TemporaryDirectory(prefix="aftersales-soak-") as tmp:
         server = hl.Server(Path(tmp))
         try:

@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from pyinstrument import Profiler  # noqa: E402
 
-from bench.cases import valid_cases  # noqa: E402
 from engine.rulebook import RuleBook  # noqa: E402
+from engine.tooling.cases import valid_cases  # noqa: E402
 
 
 def main():
@@ -27,7 +27,8 @@ def main():
     ap.add_argument("--cases", type=int, default=3000)
     args = ap.parse_args()
     book = RuleBook.load(ROOT / "rules", backend=args.backend)
-    cases = valid_cases(RuleBook.load(ROOT / "rules", backend="python"), args.ruleset, args.cases)
+    cases = valid_cases(RuleBook.load(ROOT / "rules", backend="python").get(args.ruleset), args.cases,
+                        rules_dir=ROOT / "rules")
     loaded = book.get(args.ruleset)
     profiler = Profiler(interval=0.0002)
     profiler.start()
