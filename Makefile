@@ -28,7 +28,7 @@ run: $(VENV)/.runtime
 
 # pytest runs under tests/pg_harness.sh: a throw-away PostgreSQL on loopback for the decision-log tests.
 # tests/browser_setup.sh installs Debian's chromium for the browser tests, which must run here (not skip).
-# The YAML rule tests run inside pytest (tests/test_rule_tests.py, both backends, 100% coverage).
+# The YAML rule tests run inside pytest (tests/engine/tooling/test_rule_tests.py, both backends, 100% coverage).
 test: $(VENV)/.test
 	bash tests/browser_setup.sh
 	AFTERSALES_REQUIRE_BROWSER=1 bash tests/pg_harness.sh $(BIN)/python -m pytest

@@ -74,7 +74,7 @@ def _dates(node, year: int, filename: str, problems: list[Problem]) -> set[date]
         problems.append(Problem(filename, line, col, "expected a list of dates or ranges 'YYYY-MM-DD..YYYY-MM-DD'"))
         return out
     for item in node:
-        line, col = position(item)
+        line, col = position(item if getattr(item, "line", 0) else node)  # a YAML date keeps no position
         try:
             if isinstance(item, date):
                 first = last = item

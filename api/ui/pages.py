@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import hmac
 import os
-import secrets
 from collections import deque
 from datetime import datetime, time, timedelta
 from functools import wraps
-from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from flask import (Blueprint, current_app, g, redirect, render_template, request, session, url_for)
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
+from wtforms import ValidationError
 
 from engine.evaluation.case import read_as_of
 from engine.errors import CaseError
@@ -66,6 +66,7 @@ def _setup(state):
     app.session_interface = _Cookies()
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_NAME"] = "aftersales_ui"
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form stays good while its sign-in does (sessions.MAX_AGE_S)
 
 
 def _sessions() -> sessions.SessionStore:
@@ -113,9 +114,14 @@ def _user() -> tuple[str, frozenset] | None:
 
 
 def _csrf_ok() -> bool:
-    """The form carries this browser session's CSRF token (open mode too: any local page could post)."""
-    kept = session.get("csrf")
-    return isinstance(kept, str) and hmac.compare_digest(request.form.get("csrf", "").encode(), kept.encode())
+    """The form carries this browser session's CSRF token (open mode too: any local page could post).
+    Flask-WTF makes and checks it: a random token kept in the session, signed with the app's key
+    into the form, valid while the session lasts (WTF_CSRF_TIME_LIMIT None)."""
+    try:
+        validate_csrf(request.form.get("csrf"))
+    except ValidationError:
+        return False
+    return True
 
 
 def page(role: str | None = None, post_role: str | None = None):
@@ -146,7 +152,7 @@ def t(key: str) -> str:
 def _context():
     if not request.blueprint == "ui":
         return {}
-    csrf = session.setdefault("csrf", secrets.token_urlsafe(24))
+    csrf = generate_csrf()
     return {"t": t, "lang": g.get("lang", "zh"), "user": g.get("ui_user"), "roles": g.get("ui_roles", frozenset()),
             "open_access": _settings().open_access, "csrf": csrf,
             "lang_url": lambda lang: request.path + "?" + urlencode({**request.args.to_dict(), "lang": lang})}
@@ -292,7 +298,7 @@ def card(ruleset, response: dict, case: dict) -> dict:
                 because = {"false": t("because_false"), "first hit": t("because_first_hit")}.get(because, because)
             failed = n.get("failed", "")
             if ruleset is not None and because != t("because_first_hit"):
-                shown = rules.expression(SimpleNamespace(text=failed, names=frozenset(n.get("values", {}))), ruleset, lang)
+                shown = rules.failed_part(ruleset, n["id"], failed, lang) or Markup.escape(failed)
             else:
                 shown = Markup.escape(failed)
             not_fired.append({"id": n["id"], "title": n.get("title", ""), "file": file, "clause": clause,
