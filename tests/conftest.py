@@ -9,6 +9,7 @@ from engine.rulebook import RuleBook
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
+FLAWED = ROOT / "tests" / "fixtures" / "flawed"  # a rule set with every finding of `aftersales check`
 PG_URL = os.environ.get("AFTERSALES_TEST_DATABASE_URL")
 PG_REQUIRED = bool(os.environ.get("AFTERSALES_REQUIRE_POSTGRES"))
 
