@@ -162,6 +162,7 @@ class StagePlan:
     derived: tuple  # (name, fn) of the stage's derived facts, in order
     tables: bool  # a `hit: first` / `hit: unique` table is among its rules (engine.evaluation.resolution.table_hits)
     outputs: tuple  # the Outputs it decides
+    needs: bool  # a rule of the stage has `needs` (engine.evaluation.evaluate checks them when it fires)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,8 @@ class RuleSet:
             derived=tuple((d.name, d.expr.fn) for d in self.derived),
             stages=tuple(StagePlan(tuple((d.name, d.expr.fn) for d in stage.derived),
                                    any(r.table_hit in ("first", "unique") for r in stage.rules),
-                                   tuple(self.outputs[o] for o in stage.outputs)) for stage in self.stages),
+                                   tuple(self.outputs[o] for o in stage.outputs),
+                                   any(r.needs for r in stage.rules)) for stage in self.stages),
             outputs=tuple((name, o.result_type) for name, o in self.outputs.items()),
             rules={r.id: r for r in self.rules},
             reads={r.id: tuple((n, self.fact_types.get(n, ANY)) for n in sorted(r.reads) if n not in self.tables)

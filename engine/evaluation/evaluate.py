@@ -61,7 +61,8 @@ def _decide(ruleset: RuleSet, matcher, case: dict, as_of: datetime, explain: str
 
     fired_rules, sets, lost, resolution, shadowed = [], {}, {}, {}, {}
     for i, stage in enumerate(plan.stages):
-        _derive(stage.derived, env)
+        if stage.derived:
+            _derive(stage.derived, env)
         try:
             fired = matcher.match(i, env, effective)
         except EvaluationLimit as limit:
@@ -74,7 +75,8 @@ def _decide(ruleset: RuleSet, matcher, case: dict, as_of: datetime, explain: str
         conflict = None
         if stage.tables:
             fired, conflict = table_hits(fired, shadowed)
-        _check_needs(fired, env)
+        if stage.needs:
+            _check_needs(fired, env)
         try:
             for r in fired:
                 sets[r.id] = {o: e.fn(env) for o, e in r.then.items()}

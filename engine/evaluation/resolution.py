@@ -49,9 +49,10 @@ def table_hits(matched: list, shadowed: dict) -> tuple[list, DecisionConflict | 
         elif r.table_hit == "unique":
             unique.setdefault(r.table, []).append(r.id)
         hits.append(r)
-    conflict = next((DecisionConflict(f"decision table {table}", ids) for table, ids in unique.items()
-                     if len(ids) > 1), None)
-    return hits, conflict
+    for table, ids in unique.items():
+        if len(ids) > 1:
+            return hits, DecisionConflict(f"decision table {table}", ids)
+    return hits, None
 
 
 def _rank(rule) -> tuple:
@@ -68,9 +69,12 @@ def resolve(output: Output, hits: list, sets: dict) -> tuple:
     combine = output.combine
     if combine == "collect":
         return [sets[r.id][name] for r in setters], Resolution(tuple(r.id for r in setters), ())
-    if combine == "unique" and len(setters) > 1:
+    if len(setters) == 1:  # the common case: one hit sets it, nobody is overridden
+        winner = setters[0]
+        return sets[winner.id][name], Resolution((winner.id,), ())
+    if combine == "unique":
         raise DecisionConflict(name, [r.id for r in setters])
     winner = setters[0] if combine == "first" else max(setters, key=_rank)
     value = sets[winner.id][name]
-    return value, Resolution((winner.id,), tuple(r.id for r in setters
-                                                 if r is not winner and sets[r.id][name] != value))
+    return value, Resolution((winner.id,), tuple([r.id for r in setters
+                                                  if r is not winner and sets[r.id][name] != value]))

@@ -54,6 +54,7 @@ operation, so repeated squaring stops at the first step past it instead of runni
 (The digits after the point need no check: Decimal rounds every result to 28 significant digits.
 Lists need none: no operator builds a list while a case is decided.)"""
 _NUMBER_BOUND = 10 ** MAX_NUMBER_DIGITS
+_DECIMAL_BOUND = Decimal(_NUMBER_BOUND)  # the same bound: a Decimal compares faster with a Decimal
 _NESTING_MARKS = "([{+-*/%<>=!~&|^@.:"
 _NESTING_WORDS = re.compile(r"\b(?:not|and|or|if|else|in|is|lambda|for|await|yield)\b")
 _BRACKET = re.compile(r"[(\[{)\]}]")
@@ -154,8 +155,10 @@ def _within(value) -> bool:
     cls = value.__class__
     if cls is str:
         return len(value) <= MAX_TEXT_LENGTH
-    if cls is int or cls is Decimal:
+    if cls is int:
         return -_NUMBER_BOUND < value < _NUMBER_BOUND
+    if cls is Decimal:
+        return -_DECIMAL_BOUND < value < _DECIMAL_BOUND
     return True
 
 
@@ -166,6 +169,16 @@ def _bounded(fn, text: str):
             return value
         raise _too_big(text, value)
     return bounded
+
+
+def _not_called(name: str, error: Exception) -> None:
+    warn(f"{name}() could not be computed ({error}); treated as unknown")
+    return None
+
+
+def _not_computed(text: str, error: Exception) -> None:
+    warn(f"{text} could not be computed ({type(error).__name__}); treated as unknown")
+    return None
 
 
 def _too_big(text: str, value) -> EvaluationLimit:
@@ -285,16 +298,28 @@ class _Compiler:
         else:
             self.fail(node, f"the operator {_describe(op)} is not allowed")
         text = ast.get_source_segment(self.text, node) or "an expression"
+        if result.numeric and lt.kind != "date":  # the bound compared inline: no call on the hot path
+            high = _NUMBER_BOUND if result.kind == "integer" else _DECIMAL_BOUND
+            low = -high
 
-        def fn(env):
-            try:
-                value = impl(lf(env), rf(env))
+            def fn(env):
+                try:
+                    value = impl(lf(env), rf(env))
+                except (ArithmeticError, ValueError) as e:  # a decimal overflow
+                    return _not_computed(text, e)
+                if value is None or low < value < high:
+                    return value
+                raise _too_big(text, value)
+        else:  # dates, texts, values whose type is known only when the case is decided
+
+            def fn(env):
+                try:
+                    value = impl(lf(env), rf(env))
+                except (ArithmeticError, ValueError) as e:  # a date past year 9999
+                    return _not_computed(text, e)
                 if value is None or _within(value):
                     return value
-            except (ArithmeticError, ValueError) as e:  # a date past year 9999, a decimal overflow
-                warn(f"{text} could not be computed ({type(e).__name__}); treated as unknown")
-                return None
-            raise _too_big(text, value)
+                raise _too_big(text, value)
         return fn, result, lc and rc
 
     def _arith_type(self, node, op, lt: Type, rt: Type) -> Type:
@@ -339,6 +364,9 @@ class _Compiler:
             (lf, lt, _), (rf, rt, _) = compiled[i], compiled[i + 1]
             tests.append(self._compare(node, op, operands[i], lt, lf, operands[i + 1], rt, rf))
         fn = tests[0] if len(tests) == 1 else kleene_and(tests)
+        native = _native(node, self.scope) if len(tests) == 1 else None
+        if native is not None:  # `fact op literal` inside a larger expression: without the operands' closures
+            fn = native_test(native)
         return fn, BOOLEAN, all(c for _, _, c in compiled)
 
     def _compare(self, node, op, lnode, lt, lf, rnode, rt, rf):
@@ -435,16 +463,37 @@ class _Compiler:
             self.fail(node, e.message)
         fns = [f for f, _, _ in args]
         impl, null_safe = fn.impl, fn.null_safe
+        if len(fns) == 1 and not null_safe:  # the commonest calls, without building a list of arguments
+            (first,) = fns
 
-        def call(env):
-            values = [f(env) for f in fns]
-            if not null_safe and any(v is None for v in values):
-                return None
-            try:
-                return impl(*values)
-            except (ArithmeticError, ValueError, OverflowError) as e:
-                warn(f"{name}() could not be computed ({e}); treated as unknown")
-                return None
+            def call(env):
+                if (a := first(env)) is None:
+                    return None
+                try:
+                    return impl(a)
+                except (ArithmeticError, ValueError, OverflowError) as e:
+                    return _not_called(name, e)
+        elif len(fns) == 2 and not null_safe:
+            first, second = fns
+
+            def call(env):
+                a, b = first(env), second(env)  # both, as a warning or a bound may come from either
+                if a is None or b is None:
+                    return None
+                try:
+                    return impl(a, b)
+                except (ArithmeticError, ValueError, OverflowError) as e:
+                    return _not_called(name, e)
+        else:
+
+            def call(env):
+                values = [f(env) for f in fns]
+                if not null_safe and None in values:  # (values are never objects equal to None)
+                    return None
+                try:
+                    return impl(*values)
+                except (ArithmeticError, ValueError, OverflowError) as e:
+                    return _not_called(name, e)
         constant = all(c for _, _, c in args) and not fn.warns
         if fn.grows:  # its result can be larger than its arguments: checked as an operator's is
             return _bounded(call, ast.get_source_segment(self.text, node) or f"{name}()"), result, constant

@@ -225,7 +225,10 @@ def _coalesce_check(name, types):
 
 
 def _coalesce(*args):
-    return next((a for a in args if a is not None), None)
+    for a in args:  # (a loop: a generator costs more than the call, which is frequent)
+        if a is not None:
+            return a
+    return None
 
 
 def builtin_functions(calendar) -> dict[str, Function]:

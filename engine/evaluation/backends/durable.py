@@ -167,7 +167,7 @@ class DurableMatcher:
         effective_value = None
         if effective_key is not None and effective is not None:
             effective_value = encode(effective)
-        key, values = memo_key(fields, env, effective_value, effective_key)
+        key = memo_key(fields, env, effective_value, effective_key)
         computed_values = [fn(env) for _, fn in computed]
         key.extend(computed_values)
         key = tuple(key)
@@ -178,9 +178,10 @@ class DurableMatcher:
         fact = {TRUE_KEY: True}
         if effective_value is not None:
             fact[EFFECTIVE_KEY] = effective_value
-        for (name, *_), value in zip(fields, values):
+        for name, _, _, to_native in fields:
+            value = env.get(name)
             if value is not None:
-                fact[name] = value
+                fact[name] = value if to_native is None else to_native(value)
         for (k, _), value in zip(computed, computed_values):
             if value is not None:
                 fact[k] = value

@@ -36,24 +36,22 @@ def place(value, literals: tuple, literal_set: frozenset):
         return value
 
 
-def memo_key(fields: tuple, env: dict, effective_value, effective_key) -> tuple[list, list]:
-    """The memo key of a stage's native facts (more is appended for its computed tests), and the
-    values the Rete network would see. `fields` is (name, literals, literal set, to_native) per
-    fact; a fact with literals is keyed by its `place` among them, others by value. (The loop
-    inlines `place`: it runs for every fact of every stage of every decision.)"""
-    key, values = [], []
-    append, keep = key.append, values.append
+def memo_key(fields: tuple, env: dict, effective_value, effective_key) -> list:
+    """The memo key of a stage's native facts (more is appended for its computed tests). `fields`
+    is (name, literals, literal set, to_native) per fact; a fact with literals is keyed by its
+    `place` among them, others by value. (The loop inlines `place`: it runs for every fact of every
+    stage of every decision. The values themselves are read again only on a miss.)"""
+    key = []
+    append = key.append
     if effective_key is not None and effective_value is not None:
         append(place(effective_value, *effective_key))
     for name, literals, literal_set, to_native in fields:
         value = env.get(name)
         if value is None:
             append(None)
-            keep(None)
             continue
         if to_native is not None:  # dates and date-times; other kinds are sent as they are
             value = to_native(value)
-        keep(value)
         if literals is None:
             append(value)
             continue
@@ -61,7 +59,7 @@ def memo_key(fields: tuple, env: dict, effective_value, effective_key) -> tuple[
             append((bisect_left(literals, value), value in literal_set))
         except TypeError:  # a value of another type than the literals (not produced by the compiler)
             append(value)
-    return key, values
+    return key
 
 
 class MatchMemo:
@@ -70,10 +68,14 @@ class MatchMemo:
     def __init__(self, size: int):
         self.size = size
         self._fired: dict = {}
-
-    def get(self, key):
-        return self._fired.get(key) if self.size else None
+        # the remembered rules of a key, or None (always, when the memo is off): the dict's own
+        # `get`, as it is asked once per stage of every decision
+        self.get = self._fired.get if size else _nothing
 
     def put(self, key, rules) -> None:
         if len(self._fired) < self.size:
             self._fired[key] = rules
+
+
+def _nothing(_key) -> None:
+    return None
