@@ -37,7 +37,7 @@ test: $(VENV)/.test
 # Everything but the end-to-end tests (tests/e2e/: real servers, the browser, schemathesis, hardening runs),
 # spread over the cores (pytest-xdist).
 test-fast: $(VENV)/.test
-	bash tests/pg_harness.sh $(BIN)/python -m pytest -m "not e2e" -n auto
+	bash tests/pg_harness.sh $(BIN)/python -m pytest -m "not e2e" --ignore=tests/e2e -n auto
 	$(BIN)/lint-imports
 
 # After an edit of the dependencies in pyproject.toml: re-resolve the lock files (uv, in a scratch venv
