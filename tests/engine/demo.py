@@ -27,9 +27,9 @@ def load(folder, body, backend="python", calendar=None):
     return book
 
 
-def probe(folder, expr, out_type="decimal", inputs="{}", case=None, as_of=AS_OF, backend="python", calendar=None):
-    """Decide a one-rule set whose output `v` (of `out_type`) is `= expr`; returns the Decision."""
-    book = load(folder, f"""\
+def one_rule(expr, out_type="decimal", inputs="{}") -> str:
+    """The body of a one-rule set whose output `v` is `= expr` (rule R; the expression on line 14 of demo.yaml)."""
+    return f"""\
         inputs: {inputs}
         outputs:
           v: {{type: {out_type}}}
@@ -42,7 +42,17 @@ def probe(folder, expr, out_type="decimal", inputs="{}", case=None, as_of=AS_OF,
                 when: true
                 then:
                   v: "= {expr}"
-        """, backend, calendar)
+        """
+
+
+def problems_of(folder, expr) -> list[str]:
+    """The load problems of the one-rule set of `expr`."""
+    return [str(p) for p in RuleBook.load(write(folder, one_rule(expr)), backend="python").all_problems()]
+
+
+def probe(folder, expr, out_type="decimal", inputs="{}", case=None, as_of=AS_OF, backend="python", calendar=None):
+    """Decide the one-rule set of `expr` (of `out_type`); returns the Decision."""
+    book = load(folder, one_rule(expr, out_type, inputs), backend, calendar)
     return book.decide("demo", case or {}, as_of=as_of)
 
 

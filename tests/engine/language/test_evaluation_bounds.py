@@ -17,7 +17,7 @@ from engine.language.expressions import (MAX_BRACKETS, MAX_DEPTH, MAX_NUMBER_DIG
                                 _on_fresh_stack)
 from engine.rulebook import RuleBook
 
-from tests.engine.demo import AS_OF, BACKENDS, load, write
+from tests.engine.demo import AS_OF, BACKENDS, load, problems_of, write
 
 
 def doublings(n):
@@ -213,27 +213,10 @@ def test_check_reports_each_rule_over_a_bound_with_an_example(tmp_path, capsys):
 
 # -- load time: what can be known without a case ----------------------------------------------
 
-def problems_of(folder, then):
-    write(folder, f"""\
-        outputs:
-          v: {{type: decimal}}
-        stages:
-          - name: s
-            rules:
-              - id: R
-                title: t
-                source: test § 1
-                when: true
-                then:
-                  v: "= {then}"
-        """)
-    return [str(p) for p in RuleBook.load(folder, backend="python").all_problems()]
-
-
 def test_a_constant_over_the_bound_is_refused_at_load_with_file_and_line(tmp_path):
     big = "9" * 14
     [problem] = problems_of(tmp_path, f"{big} * {big}")
-    assert problem.startswith(f"{tmp_path / 'demo.yaml'}:13:")
+    assert problem.startswith(f"{tmp_path / 'demo.yaml'}:14:")
     assert f"`{big} * {big}` makes a number of 28 digits" in problem
     [problem] = problems_of(tmp_path, "1" * (MAX_NUMBER_DIGITS + 1))
     assert f"a number of more than {MAX_NUMBER_DIGITS} digits is not allowed" in problem
@@ -261,7 +244,7 @@ def verdict(folder):
 def test_an_expression_deeper_than_the_bound_is_refused_one_at_the_bound_loads(tmp_path):
     assert problems_of(tmp_path / "at", nested(MAX_DEPTH)) == []
     [problem] = problems_of(tmp_path / "over", nested(MAX_DEPTH + 1))
-    assert problem.startswith(f"{tmp_path / 'over' / 'demo.yaml'}:13:")
+    assert problem.startswith(f"{tmp_path / 'over' / 'demo.yaml'}:14:")
     assert f"expression nested more than {MAX_DEPTH} levels deep" in problem
 
 
