@@ -25,6 +25,10 @@ from engine.types import CHINA, to_json
 # so one candidate serves cases with different as_of (the rule tests have their own).
 ABSENT = ("absent",)
 
+DECISION_DATE = "$today"
+"""In a dependency set of `Candidates.deps`: the fact depends on the decision date (today, as_of),
+which the case does not hold — the as_of pool varies it. Not an input name (no input starts with $)."""
+
 
 def materialize(c, as_of: datetime):
     if not isinstance(c, tuple):
@@ -75,7 +79,7 @@ class Candidates:
                     self._propagate(self.deps(eff_names), d)
         self.lists = {n: list(p) for n, p in self.pool.items()}
 
-    # which inputs a fact depends on ("$today" for today / as_of)
+    # which inputs a fact depends on (DECISION_DATE for today / as_of)
     def deps(self, names) -> frozenset:
         out = set()
         for n in names:
@@ -89,7 +93,7 @@ class Candidates:
         if name in self.inputs:
             result = frozenset({name})
         elif name in ("today", "as_of"):
-            result = frozenset({"$today"})
+            result = frozenset({DECISION_DATE})
         elif name in self.derived:
             result = self.deps(self.derived[name].expr.names)
         elif name in self.rs.outputs:
@@ -203,7 +207,7 @@ class Candidates:
 
     def _propagate(self, inputs, c):
         for x in sorted(inputs):
-            if x == "$today":  # the as_of dates worth trying: Analyzer.as_of_pool
+            if x == DECISION_DATE:  # the as_of dates worth trying: Analyzer.as_of_pool
                 continue
             inp = self.inputs[x]
             k = inp.type.kind

@@ -27,7 +27,7 @@ from decimal import Decimal
 from engine.errors import CaseError, EvaluationLimit
 from engine.explanation.trace import RecordingMatcher, trace
 from engine.model import RuleSet
-from engine.tooling.check.candidates import ABSENT, Candidates, materialize
+from engine.tooling.check.candidates import ABSENT, DECISION_DATE, Candidates, materialize
 from engine.tooling.check.examples import simpler, size
 from engine.tooling.check.findings import Report, report
 from engine.tooling.check.search import search, search_decide
@@ -73,7 +73,7 @@ class Analyzer:
         # as_of dates worth trying: the analysis date, and around each rule's effective dates when
         # the rule set's effective date follows as_of
         self.as_of_pool = [as_of]
-        if "$today" in self.cand.deps(ruleset.effective_date.names if ruleset.effective_date else {"today"}):
+        if DECISION_DATE in self.cand.deps(ruleset.effective_date.names if ruleset.effective_date else {"today"}):
             self.as_of_pool += sorted({
                 datetime.combine(d + timedelta(days=k), as_of.timetz())
                 for r in ruleset.rules for d in (r.effective_from, r.effective_to) if d is not None

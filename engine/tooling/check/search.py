@@ -8,6 +8,7 @@ from engine.language.conditions import atoms, compile_condition, names_in
 from engine.errors import CaseError
 from engine.explanation.trace import trace
 from engine.model import All, Rule
+from engine.tooling.check.candidates import DECISION_DATE
 
 SEARCH_STEPS = 400  # local-search evaluations per rule
 
@@ -20,7 +21,7 @@ def _mutate(an, case, as_of, names):
 
 def _inputs_of(an, conds) -> list:
     names = {n for c in conds for n in names_in(c)}
-    return sorted(an.cand.deps(names) - {"$today"})
+    return sorted(an.cand.deps(names) - {DECISION_DATE})
 
 
 def search(an, rule: Rule, seeds):
@@ -30,7 +31,7 @@ def search(an, rule: Rule, seeds):
     fns = [compile_condition(p) for p in parts]
     goal = len(fns) + 1
     eff_inputs = sorted(an.cand.deps(an.rs.effective_date.names if an.rs.effective_date else {"today"})
-                        - {"$today"})
+                        - {DECISION_DATE})
 
     def score(t):
         if t is None or t.conflict is not None or rule.id not in t.held:
