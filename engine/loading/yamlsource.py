@@ -80,6 +80,9 @@ class _Loader(yaml.SafeLoader):
                 if self.alias_nodes > MAX_ALIAS_NODES:
                     raise _error(f"aliases repeat more than {MAX_ALIAS_NODES} nodes in all "
                                  f"(at *{event.anchor}); write the values out", event.start_mark)
+                if self.depth + node.height > MAX_DEPTH:  # an alias nests its anchor's levels here
+                    raise _error(f"nested more than {MAX_DEPTH} levels deep (through *{event.anchor})",
+                                 event.start_mark)
             return super().compose_node(parent, index)
         self.depth += 1
         if self.depth > MAX_DEPTH:
@@ -87,11 +90,13 @@ class _Loader(yaml.SafeLoader):
         node = super().compose_node(parent, index)
         self.depth -= 1
         if isinstance(node, yaml.MappingNode):
-            node.expanded = 1 + sum(k.expanded + v.expanded for k, v in node.value)
+            children = [n for pair in node.value for n in pair]
         elif isinstance(node, yaml.SequenceNode):
-            node.expanded = 1 + sum(child.expanded for child in node.value)
+            children = node.value
         else:
-            node.expanded = 1
+            children = ()
+        node.expanded = 1 + sum(child.expanded for child in children)
+        node.height = 1 + max((child.height for child in children), default=0)  # levels, aliases included
         return node
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.loading.compiler import _plain
 from engine.errors import CaseError, DecisionConflict, Problem, RulesError
-from engine.loading.yamlsource import load_yaml
+from engine.loading.yamlsource import load_yaml, read_rule_file
 
 EXPECT_KEYS = ("decision", "absent", "fired", "not_fired", "warnings", "errors")
 ABSENT = "(absent)"
@@ -68,7 +68,7 @@ def _json_like(value):
 def load_tests(folder: Path, only: str | None = None) -> list[RuleTest]:
     tests, problems = [], []
     for path in sorted(Path(folder).glob("tests/*/*.yaml")):
-        doc = load_yaml(path.read_text(encoding="utf-8"), str(path))
+        doc = load_yaml(read_rule_file(path), str(path))
         if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
             problems.append(Problem(str(path), 1, 1, "a rule-test file is {ruleset: …, cases: [...]}"))
             continue

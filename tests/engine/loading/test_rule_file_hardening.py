@@ -145,3 +145,11 @@ def test_small_aliases_still_load(tmp_path):
     path.write_text(text, encoding="utf-8")
     rs = compile_ruleset(path, WorkCalendar.package_only())
     assert rs.parameters["b"].value == 5
+
+
+def test_nesting_built_up_through_aliases_is_refused_at_the_alias(tmp_path):
+    """Each anchor 60 levels deep, within the bound, each holding the one before: the aliases
+    stand for a value nested 120 levels deep."""
+    lines = ["a0: &a0 " + "[" * 60 + "x" + "]" * 60, "a1: &a1 " + "[" * 60 + "*a0" + "]" * 60]
+    (p,) = refused(tmp_path / "sla.yaml", ORIGINAL + "\n".join(lines) + "\n")
+    assert p.line == ORIGINAL.count("\n") + 2 and "nested more than 64 levels deep (through *a0)" in p.message
