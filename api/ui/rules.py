@@ -111,7 +111,7 @@ def outputs(rule, ruleset, lang: str) -> list[tuple[str, Markup]]:
     return rows
 
 
-_cache: dict = {}
+_cache: dict = {}  # rule set name → (key, fired): only the latest version's, so edits do not pile up
 _lock = threading.Lock()
 
 
@@ -127,8 +127,9 @@ def covered(source, name: str) -> set | None:
         return None
     key = (name, loaded.ruleset.digest, tuple((str(f), f.stat().st_mtime_ns) for f in files))
     with _lock:
-        if key in _cache:
-            return _cache[key]
+        cached = _cache.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
     try:
         tests = load_tests(folder, only=name)
     except RulesError:
@@ -139,5 +140,5 @@ def covered(source, name: str) -> set | None:
     for t in tests:
         fired |= run_test(loaded, t, source.backend).fired
     with _lock:
-        _cache[key] = fired
+        _cache[name] = (key, fired)
     return fired
