@@ -38,9 +38,9 @@ def test(rules_dir, ruleset, engine, min_coverage) -> int:
         outcomes = [run_test(books[b].get(t.ruleset), t, b) for b in backends]
         results.extend(outcomes)
         if len(outcomes) == 2 and outcomes[0].passed and outcomes[0].fired != outcomes[1].fired:
-            outcomes[1].fail("rules fired", f"durable: {', '.join(sorted(outcomes[0].fired))}",
-                             f"python: {', '.join(sorted(outcomes[1].fired))}",
-                             f"backends disagree: durable fired {sorted(outcomes[0].fired)}, python {sorted(outcomes[1].fired)}")
+            (b0, o0), (b1, o1) = zip(backends, outcomes)
+            o1.fail("rules fired", f"{b0}: {', '.join(sorted(o0.fired))}", f"{b1}: {', '.join(sorted(o1.fired))}",
+                    f"backends disagree: {b0} fired {sorted(o0.fired)}, {b1} {sorted(o1.fired)}")
         if any(not o.passed for o in outcomes):
             failed += 1
             _print_failure(t, outcomes)

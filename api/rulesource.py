@@ -225,13 +225,12 @@ class RuleSource:
             log.warning("rules: change of %s refused, the last good versions keep serving:\n%s",
                         self.folder, snap.error)
             return state, {}
-        cal_path = self.folder / CALENDAR
         calendar = self._calendar(base["calendar"]["text"])
         try:
             if CALENDAR in snap.unreadable:
                 raise snap.unreadable[CALENDAR]
             text = snap.texts.get(CALENDAR)
-            calendar = read_calendar(cal_path, text) if text is not None else WorkCalendar.package_only()
+            calendar = self._calendar(text)
             state["calendar"] = {"text": text, "error": None}
         except RulesError as e:
             state["calendar"]["error"] = _dump(e)
@@ -354,12 +353,12 @@ class RuleSource:
                          "loaded_at": loaded.loaded_at.isoformat(timespec="seconds"), "decides": rs.decides}
             item["status"] = "ok" if not error else ("edit_rejected" if loaded else "failed")
             if error:
-                item["error"] = [p.as_dict() for p in error.problems]
+                item["error"] = _dump(error)
             out.append(item)
         if "calendar" in self.book.errors:
             out.append({"name": "calendar", "status": "edit_rejected",
-                        "error": [p.as_dict() for p in self.book.errors["calendar"].problems]})
+                        "error": _dump(self.book.errors["calendar"])})
         if self.source_error:
             out.append({"name": SOURCE, "status": "edit_rejected" if self.book.rulesets else "failed",
-                        "error": [p.as_dict() for p in self.source_error.problems]})
+                        "error": _dump(self.source_error)})
         return out

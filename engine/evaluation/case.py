@@ -222,20 +222,10 @@ def read_case(ruleset: RuleSet, raw) -> dict:
     if not raw.keys() <= inputs.keys():
         for name in raw:
             if name not in inputs:
-                errors[name] = ["Unknown field."]
+                errors[name] = [f"unknown field for rule set {ruleset.name}{did_you_mean(name, inputs)}"]
     if errors:
-        raise CaseError(_messages(ruleset, errors))
+        raise CaseError(errors)
     return values
-
-
-def _messages(ruleset: RuleSet, messages: dict) -> dict[str, list[str]]:
-    out = {}
-    for name, msgs in messages.items():
-        if name not in ruleset.inputs:
-            out[str(name)] = [f"unknown field for rule set {ruleset.name}{did_you_mean(name, ruleset.inputs)}"]
-        else:
-            out[str(name)] = [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-    return out
 
 
 def _bounds(inp, value) -> str | None:

@@ -16,11 +16,16 @@ def _values(ruleset: RuleSet, names, env) -> dict:
     return out
 
 
+def _read_values(ruleset: RuleSet, rule: Rule, env) -> dict:
+    """The facts `rule`'s condition reads (tables left out), as JSON."""
+    return {n: to_json(env.get(n), t) for n, t in ruleset.plan.reads[rule.id]}
+
+
 def fired_entry(ruleset: RuleSet, rule: Rule, sets: dict, lost, env) -> dict:
     outputs = ruleset.outputs
     entry = {"id": rule.id, "title": rule.title, "source": rule.source, "stage": rule.stage,
              "sets": {o: to_json(v, outputs[o].type) for o, v in sets.items() if v is not None},
-             "values": {n: to_json(env.get(n), t) for n, t in ruleset.plan.reads[rule.id]}}
+             "values": _read_values(ruleset, rule, env)}
     if lost:
         entry["overridden"] = sorted(lost)  # outputs a higher-priority rule decided differently
     return entry
@@ -36,7 +41,7 @@ def explain_not_fired(ruleset: RuleSet, fired_ids: set, shadowed: dict, env: dic
         if r.id in shadowed:
             out.append({"id": r.id, "title": r.title, "source": r.source, "stage": r.stage,
                         "failed": f"an earlier row of table {r.table} matched ({shadowed[r.id]})",
-                        "because": "first hit", "values": _values(ruleset, sorted(r.reads), env)})
+                        "because": "first hit", "values": _read_values(ruleset, r, env)})
             continue
         _part, value, text, names = ruleset.plan.why_not[r.id](env)
         missing = [n for n in names if env.get(n) is None and n not in ruleset.tables]

@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from engine.errors import CaseError, DecisionConflict
-from engine.tooling.check import ABSENT, Analyzer, materialize, seeds_from_tests
+from engine.tooling.check import Analyzer, materialize, seeds_from_tests
 from engine.types import CHINA
 
 FIRST_DAY = datetime(2025, 1, 1, 9, tzinfo=CHINA)
@@ -45,7 +45,7 @@ class CaseGenerator:
 
     def __init__(self, loaded, rules_dir: Path | None = None):
         self.loaded = loaded
-        analyzer = Analyzer(loaded.ruleset, REFERENCE)
+        self._analyzer = analyzer = Analyzer(loaded.ruleset, REFERENCE)
         self.base = analyzer.base()
         self.pools = {name: pool + _spread(loaded.ruleset.inputs[name])
                       for name, pool in analyzer.cand.lists.items() if pool}
@@ -60,17 +60,10 @@ class CaseGenerator:
         to its candidate number `index` (modulo the number of candidates)."""
         if start and self.seeds:
             case, as_of = self.seeds[(start - 1) % len(self.seeds)]
-            case = dict(case)
         else:
             case = {k: materialize(v, as_of) for k, v in self.base.items()}
-        for name, index in changes.items():
-            pool = self.pools[name]
-            c = pool[index % len(pool)]
-            if c is ABSENT:
-                case.pop(name, None)
-            else:
-                case[name] = materialize(c, as_of)
-        return case, as_of
+        picked = {name: self.pools[name][index % len(self.pools[name])] for name, index in changes.items()}
+        return self._analyzer.with_changes(case, picked, as_of), as_of
 
     def draw(self, rng: random.Random, as_of: datetime | None = None) -> tuple[dict, datetime]:
         """A random case (not yet known to be valid) and its as_of: half of them a rule test's

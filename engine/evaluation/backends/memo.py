@@ -39,8 +39,7 @@ def place(value, literals: tuple, literal_set: frozenset):
 def memo_key(fields: tuple, env: dict, effective_value, effective_key) -> list:
     """The memo key of a stage's native facts (more is appended for its computed tests). `fields`
     is (name, literals, literal set, to_native) per fact; a fact with literals is keyed by its
-    `place` among them, others by value. (The loop inlines `place`: it runs for every fact of every
-    stage of every decision. The values themselves are read again only on a miss.)"""
+    `place` among them, others by value. (The values themselves are read again only on a miss.)"""
     key = []
     append = key.append
     if effective_key is not None and effective_value is not None:
@@ -52,13 +51,7 @@ def memo_key(fields: tuple, env: dict, effective_value, effective_key) -> list:
             continue
         if to_native is not None:  # dates and date-times; other kinds are sent as they are
             value = to_native(value)
-        if literals is None:
-            append(value)
-            continue
-        try:
-            append((bisect_left(literals, value), value in literal_set))
-        except TypeError:  # a value of another type than the literals (not produced by the compiler)
-            append(value)
+        append(value if literals is None else place(value, literals, literal_set))
     return key
 
 

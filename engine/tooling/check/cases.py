@@ -92,13 +92,24 @@ class Analyzer:
                 trace(self.rs, self._materialize(case, self.as_of), self.as_of, self.matcher)
                 return case
             except CaseError as e:
-                fields = [f for f in e.errors if f in self.cand.lists]
-                if not fields:
+                repaired = self._repair(case, e)
+                if repaired is None:
                     return case
-                for f in fields:
-                    pool = [c for c in self.cand.lists[f] if c is not ABSENT]
-                    if pool:
-                        case[f] = self.rng.choice(pool)
+                case = repaired
+        return case
+
+    def _repair(self, case: dict, e: CaseError, as_of: datetime | None = None) -> dict | None:
+        """A copy of the case where each input `e` names gets another candidate (made concrete
+        for `as_of` when given); None when `e` names no input."""
+        fields = [f for f in e.errors if f in self.cand.lists]
+        if not fields:
+            return None
+        case = dict(case)
+        for f in fields:
+            pool = [c for c in self.cand.lists[f] if c is not ABSENT]
+            if pool:
+                c = self.rng.choice(pool)
+                case[f] = c if as_of is None else materialize(c, as_of)
         return case
 
     def run(self) -> Report:
@@ -173,14 +184,10 @@ class Analyzer:
                 entry[1] = simpler(entry[1], (case, as_of))
                 break
             except CaseError as e:
-                fields = [f for f in e.errors if f in self.cand.lists]
-                if not fields:
+                repaired = self._repair(case, e, as_of)
+                if repaired is None:
                     break
-                case = dict(case)
-                for f in fields:
-                    pool = [c for c in self.cand.lists[f] if c is not ABSENT]
-                    if pool:
-                        case[f] = materialize(self.rng.choice(pool), as_of)
+                case = repaired
         self.cases += 1
         if t is None:
             return None

@@ -13,10 +13,14 @@ from engine.tooling.check.candidates import DECISION_DATE
 SEARCH_STEPS = 400  # local-search evaluations per rule
 
 
-def _mutate(an, case, as_of, names):
+def _step(an, case, as_of, names):
+    """Change one or two of `names` (any input when none, and now and then) and evaluate:
+    (trace, case) or None."""
+    if not names or an.rng.random() < 0.2:
+        names = list(an.cand.lists)
     k = an.rng.randint(1, 2)
     changes = {n: an.rng.choice(an.cand.lists[n]) for n in an.rng.sample(names, min(k, len(names)))}
-    return an.with_changes(case, changes, as_of)
+    return an.evaluate(an.with_changes(case, changes, as_of), as_of)
 
 
 def _inputs_of(an, conds) -> list:
@@ -48,16 +52,13 @@ def search(an, rule: Rule, seeds):
             best, best_score = (case, as_of, t), score(t)
     if best is None:
         return
-    all_names = list(an.cand.lists)
     for _ in range(SEARCH_STEPS):
         case, as_of, t = best
         failing = [p for p, f in zip(parts, fns) if f(t.env) is not True]
         names = _inputs_of(an, failing)
         if not t.in_force.get(rule.id):
             names = sorted(set(names) | set(eff_inputs))
-        if not names or an.rng.random() < 0.2:
-            names = all_names
-        res = an.evaluate(_mutate(an, case, as_of, names), as_of)
+        res = _step(an, case, as_of, names)
         if res is None:
             continue
         s = score(res[0])
@@ -74,7 +75,6 @@ def search_decide(an, rule: Rule):
     until it decides an output (it is not dead) or the steps run out."""
     st = an.stats[rule.id]
     own = {a.expr.text for a in atoms(rule.when)}
-    all_names = list(an.cand.lists)
 
     def lost(t):
         if t is None or t.conflict is not None or t.held.get(rule.id) is not True or not t.in_force.get(rule.id):
@@ -102,9 +102,7 @@ def search_decide(an, rule: Rule):
         case, as_of, t, score = current
         theirs = [a for r in rivals(t) for a in atoms(an.rules[r].when) if a.expr.text not in own]
         names = _inputs_of(an, theirs)
-        if not names or an.rng.random() < 0.2:
-            names = all_names
-        res = an.evaluate(_mutate(an, case, as_of, names), as_of)
+        res = _step(an, case, as_of, names)
         if res is None:
             continue
         s = lost(res[0])
