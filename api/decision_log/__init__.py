@@ -37,7 +37,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlsplit
+
+from db import Database
 
 from .cursors import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from .errors import (
@@ -94,26 +95,8 @@ class DecisionLog:
 
     @classmethod
     def open(cls, url: str | None, var_dir: str | Path = "var") -> "DecisionLog":
-        if url is None or url == "":
-            d = Path(var_dir)
-            d.mkdir(parents=True, exist_ok=True)
-            return cls(SQLiteStore(d / "decisions.db"))
-        if not isinstance(url, str):
-            raise ValueError("decision log URL must be a string")
-        scheme = urlsplit(url).scheme.lower() if "://" in url else ""
-        if scheme == "sqlite":
-            if not url.startswith("sqlite:///"):
-                raise ValueError("sqlite URL must look like sqlite:///relative.db or sqlite:////abs.db")
-            path = url[len("sqlite:///"):].split("?", 1)[0]
-            if not path or path == ":memory:":
-                raise ValueError("sqlite URL needs a file path (an in-memory database is not durable)")
-            p = Path(path)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            return cls(SQLiteStore(p))
-        if scheme in ("postgresql", "postgres"):
-            return cls(PostgresStore(url))
-        raise ValueError(f"unsupported decision log URL scheme {scheme or '(none)'!r}: "
-                         "expected sqlite:///path or postgresql://…")
+        db = Database.from_url(url, var_dir)
+        return cls(SQLiteStore(db.sqlite_path) if db.kind == "sqlite" else PostgresStore(db.pg_url))
 
     @property
     def kind(self) -> str:

@@ -15,8 +15,11 @@ a connection, then fails).  The pool's threads do not survive a fork: open the l
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
+
+from db import Database, migrate
 
 from .errors import DecisionLogError, DecisionLogUnavailable, DuplicateDecisionError
 from .records import format_ts, loads, parse_ts
@@ -29,27 +32,6 @@ DEFAULT_CONNECT_TIMEOUT_S = 5
 # maximum waits for one, up to the connect timeout.
 PG_POOL_MIN = 1
 PG_POOL_MAX = 16
-
-
-_PG_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS decisions (
-        decision_id text PRIMARY KEY,
-        created_at  timestamptz NOT NULL,
-        ruleset     text NOT NULL,
-        version     text NOT NULL,
-        digest      text NOT NULL,
-        as_of       text NOT NULL,
-        case_data   jsonb NOT NULL,
-        response    jsonb NOT NULL,
-        fired       text[] NOT NULL,
-        duration_ms double precision NOT NULL,
-        caller      text NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS decisions_ruleset_created ON decisions (ruleset, created_at, decision_id)",
-    "CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created_at, decision_id)",
-    "CREATE TABLE IF NOT EXISTS decision_log_probe (id integer PRIMARY KEY, probed_at timestamptz NOT NULL)",
-)
-_PG_SCHEMA_LOCK = 0x61667465  # advisory lock key: concurrent CREATE ... IF NOT EXISTS can still collide
 
 
 class PostgresStore(Store):
@@ -69,6 +51,7 @@ class PostgresStore(Store):
         from psycopg_pool import ConnectionPool
 
         self._psycopg = psycopg
+        self._url = url
         try:
             params = conninfo_to_dict(url)
         except psycopg.ProgrammingError as e:
@@ -84,6 +67,7 @@ class PostgresStore(Store):
             timeout = float(params.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT_S)
         except ValueError:
             raise ValueError("invalid postgresql URL: connect_timeout is not a number") from None
+        self._schema_lock = threading.Lock()
         self._schema_ready = False
         self.pool = ConnectionPool(url, kwargs=extra, min_size=PG_POOL_MIN, max_size=PG_POOL_MAX,
                                    timeout=timeout if timeout > 0 else DEFAULT_CONNECT_TIMEOUT_S,
@@ -91,28 +75,36 @@ class PostgresStore(Store):
                                    name="decision-log", open=False)
         self.pool.open(wait=False)
         try:
-            self._read("SELECT 1", ())
+            self._ensure_schema()
         except DecisionLogUnavailable as e:
             log.warning("decision log %s not reachable yet (%s); the schema is created on the "
                         "first connection that succeeds", self.target, e.__cause__ or e)
 
-    def _configure(self, conn) -> None:
-        """Each new connection: Decimal JSON, and the schema until it exists (left idle)."""
+    @staticmethod
+    def _configure(conn) -> None:
+        """Each new connection reads JSON numbers as Decimal."""
         from psycopg.types.json import set_json_loads
 
         set_json_loads(loads, conn)
-        if not self._schema_ready:
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
-                for stmt in _PG_SCHEMA:
-                    cur.execute(stmt)
-            conn.commit()
+
+    def _ensure_schema(self) -> None:
+        """Migrate the schema (db.migrate) once per process, before the first operation that finds
+        the server up."""
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                migrate(Database("postgresql", pg_url=self._url))
+            except Exception as e:  # noqa: BLE001 - SQLAlchemy or psycopg: the server is not usable yet
+                raise DecisionLogUnavailable(f"cannot migrate {self.target}: {type(e).__name__}") from e
             self._schema_ready = True
 
     def _run(self, fn: Callable[[Any], Any]) -> Any:
         """fn(conn) on a pooled connection; the pool rolls back what fn left open."""
         from psycopg_pool import PoolClosed, PoolTimeout
 
+        if not self._schema_ready:
+            self._ensure_schema()
         try:
             with self.pool.connection() as conn:
                 return fn(conn)
@@ -128,7 +120,7 @@ class PostgresStore(Store):
 
     def record(self, rows: list[tuple]) -> None:
         self._write(f"INSERT INTO decisions ({SELECT}) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::text[], %s, %s)", rows)
+                    "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::text[], %s, %s, %s)", rows)
 
     def probe_write(self) -> None:
         self._write(PROBE_SQL.format(p="%s"), [(datetime.now(timezone.utc),)])

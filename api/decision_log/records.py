@@ -52,6 +52,7 @@ class LogEntry:
     fired: list[str]
     duration_ms: float
     caller: str
+    release: str | None = None    # the release decided with (None: decided before releases)
     # Names whose values the log masks (MASK) wherever they appear as a key in the stored case
     # and response: the `pii: true` inputs and the facts and outputs computed from them.
     pii: frozenset = frozenset()
@@ -218,11 +219,13 @@ def prepare(e: LogEntry) -> PreparedEntry:
         raise UnstorableEntry("duration_ms", "must be a finite number")
     for name in ("ruleset", "version", "digest", "as_of", "caller"):
         _text_field(name, getattr(e, name))
+    if e.release is not None:
+        _text_field("release", e.release)
     names = frozenset(e.pii)
     if names:
         _dumps(e.case, "case")   # names a value that cannot be stored even where it is masked below
     case = _dumps(_masked(e.case, names, "case"), "case")   # the case is small: always depth-checked
     response = _dumps(_masked(e.response, names, "response") if names else e.response, "response")
     return PreparedEntry((e.decision_id, created_at, e.ruleset, e.version,
-                          e.digest, e.as_of, case, response, fired, duration, e.caller))
+                          e.digest, e.as_of, case, response, fired, duration, e.caller, e.release))
 

@@ -33,6 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from db import Database, migrate
+
 from .errors import DecisionLogError, DecisionLogUnavailable, DuplicateDecisionError
 from .records import format_ts, loads, parse_ts
 from .store import COLUMNS, PROBE_SQL, SELECT, Store, row_dict
@@ -96,26 +98,6 @@ def _close_quietly(conn: Any) -> None:
         pass
 
 
-_SQLITE_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS decisions (
-        decision_id TEXT PRIMARY KEY,
-        created_at  TEXT NOT NULL,
-        ruleset     TEXT NOT NULL,
-        version     TEXT NOT NULL,
-        digest      TEXT NOT NULL,
-        as_of       TEXT NOT NULL,
-        case_data   TEXT NOT NULL,
-        response    TEXT NOT NULL,
-        fired       TEXT NOT NULL,
-        duration_ms REAL NOT NULL,
-        caller      TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS decisions_ruleset_created ON decisions (ruleset, created_at, decision_id)",
-    "CREATE INDEX IF NOT EXISTS decisions_created ON decisions (created_at, decision_id)",
-    "CREATE TABLE IF NOT EXISTS decision_log_probe (id INTEGER PRIMARY KEY, probed_at TEXT NOT NULL)",
-)
-
-
 class SQLiteStore(Store):
     kind = "sqlite"
 
@@ -125,21 +107,10 @@ class SQLiteStore(Store):
         self._synchronous = synchronous
         self._write_lock = threading.Lock()
         self.pool = SQLitePool(self._connect)
-        conn, _ = self.pool.acquire()
         try:
-            with self._write_lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in _SQLITE_SCHEMA:
-                        conn.execute(stmt)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as e:
-            _close_quietly(conn)
+            migrate(Database("sqlite", sqlite_path=self.path))
+        except Exception as e:  # noqa: BLE001 - sqlite3 or SQLAlchemy: the file cannot be used
             raise DecisionLogUnavailable(f"cannot open {self.target}: {e}") from e
-        self.pool.release(conn, True)
 
     def _connect(self) -> sqlite3.Connection:
         try:

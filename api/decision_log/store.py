@@ -1,10 +1,11 @@
 """What a store of the decision log does (SQLite, PostgreSQL), and what both share: the columns,
 the readiness probe's statement, and a row as the dict callers get.
 
-Schema (each store creates it on open if missing; safe when several worker processes open at once)::
+Schema (made and upgraded by the migrations in db/migrations, run by each store on open; safe when
+several worker processes open at once)::
 
     decisions(decision_id PK, created_at, ruleset, version, digest, as_of,
-              case_data, response, fired, duration_ms, caller)
+              case_data, response, fired, duration_ms, caller, release)
     index (ruleset, created_at, decision_id), index (created_at, decision_id)
     decision_log_probe(id PK, probed_at)    -- one row, rewritten by ``writable`` (/readyz)
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 COLUMNS = ("decision_id", "created_at", "ruleset", "version", "digest", "as_of",
-           "case_data", "response", "fired", "duration_ms", "caller")
+           "case_data", "response", "fired", "duration_ms", "caller", "release")
 SELECT = ", ".join(COLUMNS)
 # the readiness probe: one row, rewritten (a real commit, never a decision)
 PROBE_SQL = ("INSERT INTO decision_log_probe (id, probed_at) VALUES (1, {p}) "
@@ -41,6 +42,6 @@ def row_dict(r: tuple, created_at: str, case: Any, response: Any, fired: list) -
     return {
         "decision_id": r[0], "created_at": created_at, "ruleset": r[2], "version": r[3],
         "digest": r[4], "as_of": r[5], "case": case, "response": response, "fired": list(fired),
-        "duration_ms": float(r[9]), "caller": r[10],
+        "duration_ms": float(r[9]), "caller": r[10], "release": r[11],
     }
 

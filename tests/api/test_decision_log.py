@@ -63,14 +63,14 @@ def test_round_trip_chinese_and_money(log):
         "nested": {"empty": {}, "list": []},
     }
     e = entry("dec-中文-1", at=T0, case=case, response=response, fired=["三包.退货", "r2"],
-              duration_ms=3.25, caller="客服系统")
+              duration_ms=3.25, caller="客服系统", release="r12")
     log.record([e])
     got = log.get("dec-中文-1")
     assert got == {
         "decision_id": "dec-中文-1", "created_at": "2026-11-25T01:30:00.000000Z",
         "ruleset": "warranty", "version": "2026.11", "digest": "sha256:" + "ab" * 32,
         "as_of": "2026-11-25", "case": case, "response": response,
-        "fired": ["三包.退货", "r2"], "duration_ms": 3.25, "caller": "客服系统",
+        "fired": ["三包.退货", "r2"], "duration_ms": 3.25, "caller": "客服系统", "release": "r12",
     }
     # money stays a string, exactly as written
     assert got["response"]["amount"] == "1234567890123.45"
