@@ -79,6 +79,9 @@ def load_tests(folder: Path, only: str | None = None) -> list[RuleTest]:
             if not isinstance(c, dict) or not isinstance(c.get("expect"), dict):
                 problems.append(Problem(str(path), getattr(c, "line", 1), 1, f"case {i} needs case: and expect:"))
                 continue
+            if not isinstance(c.get("case") or {}, dict):
+                problems.append(Problem(str(path), c.line, 1, f"case {i}: case: is the input fields, name: value"))
+                continue
             unknown = [k for k in c["expect"] if k not in EXPECT_KEYS]
             if unknown:
                 problems.append(Problem(str(path), c.line, 1, f"unknown expect keys {unknown} (allowed: {', '.join(EXPECT_KEYS)})"))
