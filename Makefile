@@ -23,8 +23,9 @@ $(VENV)/.test: $(VENV)/.runtime requirements-test.lock
 	$(BIN)/pip install --quiet --require-hashes --no-build-isolation -r requirements-test.lock
 	touch $@
 
+# Development mode: each saved change of rules/ becomes the active release at once (loopback, no tokens).
 run: $(VENV)/.runtime
-	$(BIN)/aftersales serve --port $(PORT)
+	AFTERSALES_MODE=development $(BIN)/aftersales serve --port $(PORT)
 
 # pytest runs under tests/pg_harness.sh: a throw-away PostgreSQL on loopback for the decision-log tests.
 # tests/browser_setup.sh installs Debian's chromium for the browser tests, which must run here (not skip).

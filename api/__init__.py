@@ -3,8 +3,9 @@
     from api import create_app
     app = create_app()              # settings from the environment (api/settings.py)
 
-The app holds one RuleSource (the rules, hot-reloaded) and one DecisionLog; the
-routes in api/routes.py are a thin layer over the engine.
+The app holds one database (db.Database) with the decision log (DecisionLog) and the rule
+releases (releases.Governance over a ReleaseStore), and one RuleSource serving the active release;
+the routes in api/routes.py and api/releases.py are a thin layer over the engine and the workflow.
 """
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from dataclasses import dataclass
 
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
+
+from db import Database
+from releases.governance import Governance
+from releases.store import ReleaseStore
 
 from . import jsonout
 from .auth import refuse_foreign_host
@@ -33,6 +38,7 @@ class Service:
     source: RuleSource
     log: DecisionLog
     decisions: DecisionService
+    governance: Governance
 
 
 def create_app(settings: Settings | None = None, watch: bool = True) -> Flask:
@@ -40,16 +46,21 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> Flask:
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    source = RuleSource(settings.rules_dir, settings.backend,
-                        on_failure=lambda name: RELOAD_FAILURES.labels(name).inc(), var_dir=settings.var_dir)
     log = DecisionLog.open(settings.database_url, settings.var_dir)
-    app.extensions["aftersales"] = Service(source, log, DecisionService(source, log))
+    governance = Governance(ReleaseStore(Database.from_url(settings.database_url, settings.var_dir)),
+                            cases=lambda since: log.iter_entries(since=since), impact_days=settings.impact_days,
+                            backend=settings.backend)
+    source = RuleSource(settings.rules_dir, settings.backend, governance,
+                        on_failure=lambda name: RELOAD_FAILURES.labels(name).inc(), var_dir=settings.var_dir,
+                        development=settings.development)
+    app.extensions["aftersales"] = Service(source, log, DecisionService(source, log), governance)
     if watch and settings.reload_interval > 0:
         source.watch(settings.reload_interval)
     _logging()
 
     from .routes import bp
     app.register_blueprint(bp)
+    app.register_blueprint(__import__("api.releases", fromlist=["bp"]).bp)  # /v1/releases and replay
     app.register_blueprint(__import__("api.ui", fromlist=["bp"]).bp)  # the web pages under /ui/ (api/ui)
 
     @app.errorhandler(Problem)

@@ -92,12 +92,21 @@ class DecisionService:
         self.commits = GroupCommit(log)
 
     def loaded(self, name: str):
-        loaded = self.source.book.rulesets.get(name)
+        return self._serving(name)[0]
+
+    def _serving(self, name: str):
+        """(the rule set, the release it comes from), read from one book: a switch of release
+        meanwhile cannot pair one release's name with another's rules."""
+        book = self.source.book
+        loaded = book.rulesets.get(name)
+        if loaded is None and book.release is None:
+            raise Problem(503, "Service Unavailable", "no release is served yet: the database holding the "
+                          "releases has not been reached; nothing was decided", kind="rules-unavailable")
         if loaded is None:
             raise Problem(404, "Not Found", f"unknown rule set {name!r}", kind="unknown-ruleset")
-        return loaded
+        return loaded, book.release
 
-    def _decide(self, loaded, case, as_of, explain, caller) -> tuple[dict, PreparedEntry]:
+    def _decide(self, loaded, release, case, as_of, explain, caller) -> tuple[dict, PreparedEntry]:
         started = time.perf_counter()
         try:
             decision = loaded.decide(case, as_of=as_of, explain=explain)
@@ -114,12 +123,12 @@ class DecisionService:
             raise Problem(500, "Rule conflict", f"the rule set contradicts itself here: {e}",
                           kind="rule-conflict") from None
         duration = (time.perf_counter() - started) * 1000
-        response = {"decision_id": str(uuid.uuid4()), **decision.to_json()}
+        response = {"decision_id": str(uuid.uuid4()), **decision.to_json(), "release": release}
         entry = LogEntry(decision_id=response["decision_id"], created_at=datetime.now(timezone.utc),
                          ruleset=loaded.ruleset.name, version=loaded.ruleset.version, digest=loaded.ruleset.digest,
                          as_of=response["as_of"], case=case, response=response,
                          fired=[f["id"] for f in response["fired"]], duration_ms=duration, caller=caller,
-                         pii=loaded.ruleset.personal)
+                         release=release, pii=loaded.ruleset.personal)
         try:
             return response, prepare(entry)  # checked and masked here, per case: a batch item's own error
         except UnstorableEntry as e:
@@ -128,20 +137,20 @@ class DecisionService:
                           errors={e.field: [e.problem]}, kind="invalid-case") from None
 
     def decide(self, name, case, as_of, explain, caller) -> dict:
-        loaded = self.loaded(name)  # one version for the whole request, whatever reloads meanwhile
+        loaded, release = self._serving(name)  # one version for the whole request, whatever reloads meanwhile
         with LATENCY.labels(name).time():
-            response, entry = self._decide(loaded, case, as_of, explain, caller)
+            response, entry = self._decide(loaded, release, case, as_of, explain, caller)
             self.commits.record([entry])
         DECISIONS.labels(name, _outcome(loaded.ruleset, response)).inc()
         return response
 
     def decide_batch(self, name, cases, as_of, explain, caller) -> list:
-        loaded = self.loaded(name)
+        loaded, release = self._serving(name)
         results, entries = [], []
         with LATENCY.labels(name).time():
             for i, case in enumerate(cases):
                 try:
-                    response, entry = self._decide(loaded, case, as_of, explain, caller)
+                    response, entry = self._decide(loaded, release, case, as_of, explain, caller)
                 except Problem as p:
                     if p.errors and "case" in p.errors:  # the item is not an object: name it by its place
                         p.errors[f"cases[{i}]"] = p.errors.pop("case")

@@ -23,6 +23,7 @@ EVERY_OPERATION = (414, 421)
 def _problem_responses(*codes) -> dict:
     texts = {400: "malformed JSON", 401: "missing or unknown token", 403: "token lacks the role",
              404: "unknown rule set or decision", 413: "body or batch too large", 414: "path and query too long",
+             409: "the release's state or evidence refuses it, or the decision cannot be replayed",
              415: "not JSON", 421: "Host is not a loopback name (open mode)",
              422: "invalid case or request body", 500: "rule conflict or internal error",
              503: "the decision log cannot be written; nothing was decided"}
@@ -115,12 +116,81 @@ def build_openapi(book, security: bool) -> dict:
         "summary": "reload changed rule files now (admin role)", "security": sec,
         "responses": {"200": {"description": "what was reloaded", "content": {"application/json": {"schema": {"type": "object"}}}},
                       **_problem_responses(401, 403)}}})
+    _release_paths(spec, sec)
     for path, text in (("/healthz", "alive"), ("/readyz", "rules loaded and database reachable")):
         spec.path(path=path, operations={"get": {"summary": text, "responses": {
             "200": {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}},
             "503": {"description": "not ready", "content": {"application/json": {"schema": {"type": "object"}}}},
             **_problem_responses()}}})
     return _null_in_nullable_enums(spec.to_dict())
+
+
+def _release_paths(spec: APISpec, sec: list) -> None:
+    """The releases workflow (api/releases.py) and replay (api/replay.py)."""
+    obj = {"type": "object"}
+    json_obj = {"application/json": {"schema": obj}}
+    rid = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    reason = {"type": "string", "description": "why (at most 2,000 characters), kept with the event"}
+
+    def body(properties: dict, required=()) -> dict:
+        schema = {"type": "object", "additionalProperties": False, "properties": properties}
+        if required:
+            schema["required"] = list(required)
+        return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+    def op(summary, ok, *problems, params=(), request=None, status="200", content=json_obj):
+        out = {"summary": summary, "security": sec, "parameters": list(params),
+               "responses": {status: {"description": ok, "content": content}, **_problem_responses(*problems)}}
+        return out | ({"requestBody": request} if request else {})
+
+    readers = "(audit, author, approver or admin role)"
+    files = {"type": "object", "additionalProperties": {"type": "string"},
+             "description": "file name (NAME.yaml, calendar.yaml, tests/RULESET/NAME.yaml) → its text"}
+    create = {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": ["message", "files"],
+         "properties": {"message": {"type": "string"}, "files": files}},
+        {"type": "object", "additionalProperties": False, "required": ["message", "from", "changes"],
+         "properties": {"message": {"type": "string"}, "from": {"type": "string", "description": "the release edited"},
+                        "changes": {"type": "object", "description": "a text adds or replaces a file, null removes it",
+                                    "additionalProperties": {"type": "string", "nullable": True}}}}]}}}}
+    spec.path(path="/v1/releases", operations={
+        "get": op(f"the releases, newest first, and the active one {readers}", "{releases, active}", 401, 403),
+        "post": op("create a draft release (author role): the whole content, or an edit of a release", "the release",
+                   400, 401, 403, 404, 413, 415, 422, request=create, status="201")})
+    spec.path(path="/v1/releases/{id}", operations={"get": op(
+        f"a release with its evidence, events and activations {readers}", "the release", 401, 403, 404, params=rid)})
+    spec.path(path="/v1/releases/{id}/files", operations={"get": op(
+        f"a release's files {readers}", "{id, digest, files}", 401, 403, 404, params=rid)})
+    spec.path(path="/v1/releases/{id}/diff", operations={"get": op(
+        f"what a release changes, rule by rule {readers}", "the changes", 400, 401, 403, 404,
+        params=rid + [{"name": "against", "in": "query", "schema": {"type": "string"},
+                       "description": "the release compared with; default its parent (none: everything is added)"},
+                      {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "text"]},
+                       "description": "text: one line per change, as the CLI prints it"}],
+        content=json_obj | {"text/plain": {"schema": {"type": "string"}}})})
+    spec.path(path="/v1/releases/{id}/submit", operations={"post": op(
+        "submit a draft for approval (author role); its evidence is gathered in the background",
+        "the release, evidence_state running", 401, 403, 404, 409, params=rid, status="202")})
+    spec.path(path="/v1/releases/{id}/approve", operations={"post": op(
+        "approve a submitted release (approver role, not its author); a reason is required when check has findings",
+        "the release", 400, 401, 403, 404, 409, 415, 422, params=rid, request=body({"reason": reason}))})
+    spec.path(path="/v1/releases/{id}/reject", operations={"post": op(
+        "reject a submitted or approved release (approver role)", "the release", 400, 401, 403, 404, 409, 415, 422,
+        params=rid, request=body({"reason": reason}, ["reason"]))})
+    spec.path(path="/v1/releases/{id}/activate", operations={"post": op(
+        "activate an approved release now or at a time (approver or admin role)", "the release", 400, 401, 403, 404,
+        409, 415, 422, params=rid, request=body({"at": {"type": "string", "format": "date-time",
+                                                        "description": "when; China time without an offset; default now"},
+                                                 "reason": reason}))})
+    spec.path(path="/v1/releases/rollback", operations={"post": op(
+        "activate an earlier active release again (approver, or admin in an emergency)", "the release now active",
+        400, 401, 403, 404, 409, 415, 422,
+        request=body({"to": {"type": "string", "description": "default: the release active before the current one"},
+                      "reason": reason}, ["reason"]))})
+    spec.path(path="/v1/decisions/{decision_id}/replay", operations={"get": op(
+        "decide a stored decision again with its release and as_of (audit role)",
+        "{decision_id, release, identical, differences: [{field, logged, replayed}]}", 401, 403, 404, 409,
+        params=[{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "string"}}])})
 
 
 def _null_in_nullable_enums(doc: dict) -> dict:

@@ -1,6 +1,18 @@
-"""The rules the service decides with, reloaded while requests continue, the same in every worker.
+"""The rules the service decides with: the active release, the same in every worker of every host.
 
-A watcher thread checks the rules folder (file names, sizes, mtimes) every second or so. On a
+Serving. Every worker serves the release the database names active (releases/store.py): a watcher
+thread asks every `interval` seconds (one indexed query), and on a change compiles the rule sets
+whose content changed into a new RuleBook and swaps it in whole, so a request decides with one
+release and names it. Requests under way finish on the book they started with; none fails during a
+switch. Releases are validated once, when they are created and submitted, so workers cannot
+disagree about validity.
+
+Where releases come from. In production mode the rules folder is only an import source: an empty
+database imports it as the first active release. In development mode (`make run`), each saved
+change of the folder becomes a new active release (origin "development", recorded as activated
+without review), decided once for the whole server as follows.
+
+The folder's verdict (development mode, and the first import). A watcher thread checks the rules folder (file names, sizes, mtimes) every second or so. On a
 change, one worker decides for the whole server: under an exclusive lock on a state file in the
 server's var dir (shared by its gunicorn workers) it reads every rule file once and, unless that
 content digest was already decided, validates the snapshot and writes the verdict: for each rule
@@ -27,7 +39,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +49,10 @@ from engine.loading.compiler import compile_ruleset
 from engine.errors import Problem, RulesError
 from engine.rulebook import NOT_RULESETS, RuleBook, read_calendar, rule_files
 from engine.loading.yamlsource import decode, read_bytes
+from releases.governance import Governance
+from releases.snapshot import MAX_TEST_FILES
+from releases.snapshot import Snapshot as ReleaseFiles
+from releases.store import StoreUnavailable
 
 log = logging.getLogger("aftersales.rules")
 
@@ -95,11 +111,15 @@ def _load(problems) -> RulesError | None:
 
 
 class RuleSource:
-    def __init__(self, folder: Path, backend: str, on_failure=None, var_dir: Path | None = None):
+    def __init__(self, folder: Path, backend: str, governance: Governance, on_failure=None,
+                 var_dir: Path | None = None, development: bool = True):
         self.folder = Path(folder)
         self.backend = backend
+        self.governance = governance
+        self.development = development
         self.on_failure = on_failure or (lambda name: None)
         self.book = RuleBook(self.folder, backend, WorkCalendar.package_only())
+        self._verdict = _NOTHING  # the folder's last verdict: the refused edits it names are shown
         self.source_error: RulesError | None = None
         self._calendar_text: str | None = None
         self._lock = threading.Lock()
@@ -113,7 +133,10 @@ class RuleSource:
         self._adopted = None  # (inode, mtime, size) of the state file last adopted
         with self._lock:
             self._stamps = self._scan()
-            self._sync()
+            try:
+                self._sync(first=True)
+            except StoreUnavailable as e:  # the watcher tries again; /readyz says not ready meanwhile
+                log.warning("rules: the release store is not reachable yet: %s", e)
 
     def validate(self, path: Path, calendar: WorkCalendar, text: str):
         """The validator of a verdict (a seam for tests): compile, or raise RulesError."""
@@ -142,29 +165,79 @@ class RuleSource:
         return st.st_ino, st.st_mtime_ns, st.st_size
 
     def reload(self, force: bool = False) -> dict:
-        """Pick up what changed (re-read the folder when forced), deciding it once for every worker.
+        """Pick up what changed: the active release, and in development mode the folder (re-read
+        when forced), deciding it once for every worker.
         Returns what changed here: {name: "reloaded" | "rejected" | "removed"}."""
         with self._lock:
-            stamps = self._scan()
-            if force or stamps != self._stamps:
-                self._stamps = stamps
-                return self._sync()
-            if self.state_path is not None and self._state_stamp() != self._adopted:
-                state = self._read_state()
-                return self._adopt(state, {}) if state else {}
-            return {}
+            if self.development:
+                stamps = self._scan()
+                if force or stamps != self._stamps:
+                    self._stamps = stamps
+                    return self._sync()
+                if self.state_path is not None and self._state_stamp() != self._adopted:
+                    state = self._read_state()
+                    if state:
+                        self._verdict = state
+                        return self._serve({}, force=True)
+            elif self.book.release is None:
+                return self._sync(first=True)  # the store was not reachable at start-up
+            return self._serve({}, force=force)
 
     # -- deciding once -------------------------------------------------------------------
-    def _sync(self) -> dict:
+    def _sync(self, first: bool = False) -> dict:
+        """Decide the folder (development mode, or the import into an empty database), publish what
+        it accepts as a release (under the lock: one worker publishes), then serve the active one."""
+        if not (self.development or (first and self.governance.active() is None)):
+            return self._serve({})
         try:
             with self._exclusive():
                 state, compiled = self._decide_or_read()
+                self._publish(state)
         except OSError as e:  # the var dir is not writable: this worker decides alone, and says so
             log.warning("rules: cannot share verdicts in %s (%s); this worker decides alone",
                         self.state_path.parent, e.strerror or e)
             self.state_path = None
             state, compiled = self._decide_or_read()
-        return self._adopt(state, compiled)
+            self._publish(state)
+        self._verdict = state
+        return self._serve(compiled, force=True)
+
+    def _publish(self, state: dict) -> None:
+        """The texts the verdict serves (and the folder's rule tests) as a new active release."""
+        files = {f"{stem}.yaml": e["text"] for stem, e in state["rulesets"].items() if e["text"] is not None}
+        if not files:
+            return
+        if state["calendar"]["text"] is not None:
+            files[CALENDAR] = state["calendar"]["text"]
+        for path in sorted(self.folder.glob("tests/*/*.yaml"))[:MAX_TEST_FILES]:
+            try:
+                files[path.relative_to(self.folder).as_posix()] = decode(read_bytes(path), str(path))
+            except RulesError as e:  # a rule test that cannot be read is left out, and said
+                log.warning("rules: rule test left out of the release: %s", e)
+        origin = "development" if self.development else "import"
+        rel = self.governance.publish(ReleaseFiles(dict(sorted(files.items()))), origin=origin, actor=origin,
+                                      message=f"{'saved change of' if self.development else 'import of'} {self.folder}")
+        if rel:
+            log.info("rules: release %s (%s) active: %s", rel["id"], origin, rel["digest"])
+
+    def _serve(self, compiled: dict, force: bool = False) -> dict:
+        """Serve the active release, with the refused edits of the folder's verdict beside it."""
+        rid = self.governance.active()
+        if rid == self.book.release and not force:
+            return {}
+        files = self.governance.store.snapshot(rid).files if rid else {}
+        meta = self.governance.store.get(rid)["rulesets"] if rid else {}
+        verdict = self._verdict
+        state = {"error": verdict["error"],
+                 "calendar": {"text": files.get(CALENDAR), "error": verdict["calendar"]["error"]},
+                 "rulesets": {}}
+        for stem, info in meta.items():  # a rule set's name is its file's stem (the compiler insists)
+            state["rulesets"][stem] = {"text": files[f"{stem}.yaml"], "digest": info["digest"],
+                                       "error": verdict["rulesets"].get(stem, {}).get("error")}
+        for stem, entry in verdict["rulesets"].items():
+            if stem not in state["rulesets"] and entry["error"]:
+                state["rulesets"][stem] = {"text": None, "digest": None, "error": entry["error"]}
+        return self._adopt(state, compiled, rid)
 
     @contextmanager
     def _exclusive(self):
@@ -271,9 +344,11 @@ class RuleSource:
         return read_calendar(self.folder / CALENDAR, text)
 
     # -- loading a verdict ---------------------------------------------------------------
-    def _adopt(self, state: dict, compiled: dict) -> dict:
-        """Serve what `state` names; compile only texts this worker does not serve yet."""
-        book, report = self.book, {}
+    def _adopt(self, state: dict, compiled: dict, release: str) -> dict:
+        """Serve what `state` names as `release`; compile only texts this worker does not serve yet.
+        The new book is built beside the served one and swapped in whole."""
+        book = replace(self.book, rulesets=dict(self.book.rulesets), errors=dict(self.book.errors), release=release)
+        report = {}
         source_error = _load(state["error"])
         if source_error and (not self.source_error or source_error.problems != self.source_error.problems):
             report[SOURCE] = "rejected"
@@ -286,7 +361,7 @@ class RuleSource:
                 self._calendar_text = cal["text"]
             except RulesError as e:  # cannot happen for a validated text; kept visible if it does
                 cal, recompile = {"error": _dump(e)}, False
-        self._set_error("calendar", _load(cal["error"]), report)
+        self._set_error(book, "calendar", _load(cal["error"]), report)
         for stem, entry in state["rulesets"].items():
             served = book.rulesets.get(stem)
             if entry["digest"] is None:
@@ -300,24 +375,26 @@ class RuleSource:
                     report[stem] = "reloaded"
                 except RulesError as e:  # this worker cannot load what was accepted: say so, keep serving
                     log.warning("rule set %s: this worker cannot load the accepted version:\n%s", stem, e)
-                    self._set_error(stem, e, report)
+                    self._set_error(book, stem, e, report)
                     continue
-            self._set_error(stem, _load(entry["error"]), report)
+            self._set_error(book, stem, _load(entry["error"]), report)
         for stem in (book.rulesets.keys() | book.errors.keys()) - state["rulesets"].keys() - {"calendar"}:
             book.rulesets.pop(stem, None)
             book.errors.pop(stem, None)
             report[stem] = "removed"
+        self.book = book
         for name, what in report.items():
             if what == "rejected":
                 self.on_failure(name)
         return report
 
-    def _set_error(self, name: str, error: RulesError | None, report: dict):
-        before = self.book.errors.get(name)
+    @staticmethod
+    def _set_error(book: RuleBook, name: str, error: RulesError | None, report: dict):
+        before = book.errors.get(name)
         if error is None:
-            self.book.errors.pop(name, None)
+            book.errors.pop(name, None)
         else:
-            self.book.errors[name] = error
+            book.errors[name] = error
             if before is None or before.problems != error.problems:
                 report[name] = "rejected"
 

@@ -61,7 +61,15 @@ def serve(host: str, port: int, workers: int, threads: int = 4) -> int:
         print("no API tokens configured: open access, loopback only", file=sys.stderr)
     database = settings.database_url.split("@")[-1] if settings.database_url else f"sqlite {settings.var_dir}/decisions.db"
     url = f"http://{host}:{port}"
-    print(f"aftersales serving {settings.rules_dir}/ on {url} with {workers} workers (decision log: {database})")
+    if settings.development:
+        print(f"development mode: each saved change of {settings.rules_dir}/ becomes the active release, without review")
+        if not settings.open_access:
+            print("warning: development mode with API tokens: anyone who can write the rules folder changes the "
+                  "policy; production servers run without AFTERSALES_MODE=development", file=sys.stderr)
+    else:
+        print(f"production mode: the active release in the database serves ({settings.rules_dir}/ is imported "
+              "only into an empty database); change it with `aftersales release`")
+    print(f"aftersales on {url} with {workers} workers (database: {database})")
     print(f"try: curl -s {url}/v1/decisions/warranty -H 'Content-Type: application/json' "
           f"-d @examples/warranty/request.json")
     sys.stdout.flush()

@@ -2,15 +2,17 @@
 
 | variable | default | meaning |
 |---|---|---|
-| AFTERSALES_RULES | rules | the rules folder |
+| AFTERSALES_RULES | rules | the rules folder: imported into an empty database; in development mode, each saved change |
+| AFTERSALES_MODE | production | `development`: each saved change of the rules folder becomes the active release at once, without review (`make run`); `production`: releases go through the workflow |
 | AFTERSALES_DATABASE_URL | (SQLite at var/decisions.db) | postgresql://… for production |
 | AFTERSALES_VAR | var | where the embedded database, metrics and the rules verdict shared by the workers live |
 | AFTERSALES_ENGINE | durable | matching backend: durable or python |
-| AFTERSALES_TOKENS | (none) | `name:token:role+role,…` (roles: decide, audit, admin) |
+| AFTERSALES_TOKENS | (none) | `name:token:role+role,…` (roles: decide, audit, admin, author, approver) |
 | AFTERSALES_CONFIG | (none) | YAML file with `tokens: [{name, token, roles}]` |
 | AFTERSALES_MAX_BODY_BYTES | 1048576 | request body limit |
 | AFTERSALES_MAX_BATCH | 1000 | cases per batch |
-| AFTERSALES_RELOAD_INTERVAL | 1.0 | seconds between checks of the rules folder; 0 disables watching |
+| AFTERSALES_RELOAD_INTERVAL | 0.5 | seconds between checks of the active release (and of the folder in development mode); 0 disables watching |
+| AFTERSALES_IMPACT_DAYS | 30 | the evidence of a submitted release replays the decisions logged in these last days |
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from pathlib import Path
 
 import yaml
 
-ROLES = ("decide", "audit", "admin")
+ROLES = ("decide", "audit", "admin", "author", "approver")
+MODES = ("production", "development")
+MAX_IMPACT_DAYS = 3660
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,9 @@ class Settings:
     tokens: dict = field(default_factory=dict)  # secret → Token
     max_body_bytes: int = 1024 * 1024
     max_batch: int = 1000
-    reload_interval: float = 1.0
+    reload_interval: float = 0.5
+    development: bool = False
+    impact_days: int = 30
 
     @property
     def open_access(self) -> bool:
@@ -58,12 +64,19 @@ class Settings:
                 backend=env.get("AFTERSALES_ENGINE", "durable"))
         for attr, var, conv in (("max_body_bytes", "AFTERSALES_MAX_BODY_BYTES", int),
                                 ("max_batch", "AFTERSALES_MAX_BATCH", int),
-                                ("reload_interval", "AFTERSALES_RELOAD_INTERVAL", float)):
+                                ("reload_interval", "AFTERSALES_RELOAD_INTERVAL", float),
+                                ("impact_days", "AFTERSALES_IMPACT_DAYS", int)):
             if env.get(var):
                 try:
                     setattr(s, attr, conv(env[var]))
                 except ValueError:
                     raise SettingsError(f"{var}={env[var]!r} is not a number") from None
+        if not 0 <= s.impact_days <= MAX_IMPACT_DAYS:
+            raise SettingsError(f"AFTERSALES_IMPACT_DAYS must be from 0 to {MAX_IMPACT_DAYS}")
+        mode = env.get("AFTERSALES_MODE", "production")
+        if mode not in MODES:
+            raise SettingsError(f"AFTERSALES_MODE={mode!r}: expected {' or '.join(MODES)}")
+        s.development = mode == "development"
         if env.get("AFTERSALES_TOKENS"):
             s.tokens.update(parse_tokens(env["AFTERSALES_TOKENS"]))
         if env.get("AFTERSALES_CONFIG"):

@@ -47,6 +47,7 @@ class RuleBook:
     calendar: WorkCalendar
     rulesets: dict = field(default_factory=dict)  # name → LoadedRuleSet
     errors: dict = field(default_factory=dict)  # name → RulesError
+    release: str | None = None  # the release these rule sets come from, when a service serves one
 
     @classmethod
     def load(cls, folder="rules", backend: str = "durable") -> "RuleBook":

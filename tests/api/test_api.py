@@ -18,7 +18,7 @@ def make_app(tmp_path, tokens=None, database_url=None, **overrides):
     rules = tmp_path / "rules"
     if not rules.exists():
         shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))
-    settings = Settings(rules_dir=rules, var_dir=tmp_path / "var", tokens=tokens or {}, reload_interval=0,
+    settings = Settings(rules_dir=rules, var_dir=tmp_path / "var", tokens=tokens or {}, reload_interval=0, development=True,
                         database_url=database_url, **overrides)
     return create_app(settings, watch=False)
 

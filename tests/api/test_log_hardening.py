@@ -85,7 +85,7 @@ def _rules(tmp_path: Path) -> Path:
 
 
 def _app(tmp_path: Path, database_url: str | None):
-    settings = Settings(rules_dir=_rules(tmp_path), var_dir=tmp_path / "var", tokens={}, reload_interval=0,
+    settings = Settings(rules_dir=_rules(tmp_path), var_dir=tmp_path / "var", tokens={}, reload_interval=0, development=True,
                         database_url=database_url)
     return create_app(settings, watch=False)
 

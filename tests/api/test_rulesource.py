@@ -16,6 +16,9 @@ import pytest
 from api import create_app
 from api.rulesource import SOURCE, RuleSource
 from api.settings import Settings
+from db import Database
+from releases.governance import Governance
+from releases.store import ReleaseStore
 from engine.errors import RulesError
 from engine.loading.compiler import compile_ruleset
 
@@ -28,8 +31,13 @@ from tests.ports import loopback_port
 SLA_BODY = {"case": SLA_CASE, "as_of": "2026-11-23T10:00:00+08:00"}
 
 
+def rule_source(rules, var) -> RuleSource:
+    """A rule source in development mode, its releases in var/decisions.db (as `make run` keeps them)."""
+    return RuleSource(rules, "python", Governance(ReleaseStore(Database.from_url(None, var))), var_dir=var)
+
+
 def make_app(tmp_path, rules=None, **kw):
-    settings = Settings(rules_dir=rules or rules_copy(tmp_path), var_dir=tmp_path / "var", reload_interval=0,
+    settings = Settings(rules_dir=rules or rules_copy(tmp_path), var_dir=tmp_path / "var", reload_interval=0, development=True,
                         backend="python", **kw)
     return create_app(settings, watch=False)
 
@@ -69,7 +77,7 @@ def test_reload_of_a_hostile_edit_answers_200_and_the_last_good_version_serves(t
 
 
 def test_a_refused_edit_is_logged_once_not_once_per_poll(tmp_path, caplog):
-    source = RuleSource(rules_copy(tmp_path), "python", var_dir=tmp_path / "var")
+    source = rule_source(rules_copy(tmp_path), tmp_path / "var")
     caplog.set_level(logging.INFO, logger="aftersales.rules")
     caplog.clear()
     (tmp_path / "rules" / "sla.yaml").write_text(deep_nesting(), encoding="utf-8")
@@ -96,8 +104,8 @@ def _edit(rules: Path, version: str):
 def test_two_workers_serve_the_version_the_first_one_decided(tmp_path, first):
     """Two sources (as two workers) on one folder and var dir, whose validators disagree on an edit."""
     rules = rules_copy(tmp_path)
-    accepting = RuleSource(rules, "python", var_dir=tmp_path / "var")
-    refusing = RuleSource(rules, "python", var_dir=tmp_path / "var")
+    accepting = rule_source(rules, tmp_path / "var")
+    refusing = rule_source(rules, tmp_path / "var")
     before = refusing.book.get("sla").ruleset.digest
 
     def validate(path, calendar, text):
@@ -117,8 +125,8 @@ def test_two_workers_serve_the_version_the_first_one_decided(tmp_path, first):
 def test_a_worker_that_missed_a_good_version_serves_it_after_a_broken_edit(tmp_path):
     """good edit → one worker loads it → broken edit: the other worker must not stay on the old version."""
     rules = rules_copy(tmp_path)
-    a = RuleSource(rules, "python", var_dir=tmp_path / "var")
-    b = RuleSource(rules, "python", var_dir=tmp_path / "var")
+    a = rule_source(rules, tmp_path / "var")
+    b = rule_source(rules, tmp_path / "var")
     _edit(rules, "2026.7")
     a.reload()
     (rules / "sla.yaml").write_text(ORIGINAL + "\n  - broken: [\n", encoding="utf-8")
@@ -135,9 +143,9 @@ def without_times(status: list) -> list:
 def test_a_restarted_server_keeps_serving_the_last_accepted_version(tmp_path):
     rules = rules_copy(tmp_path)
     _edit(rules, "2026.7")
-    RuleSource(rules, "python", var_dir=tmp_path / "var")
+    rule_source(rules, tmp_path / "var")
     (rules / "sla.yaml").write_text(ORIGINAL + "\n  - broken: [\n", encoding="utf-8")
-    restarted = RuleSource(rules, "python", var_dir=tmp_path / "var")
+    restarted = rule_source(rules, tmp_path / "var")
     assert restarted.book.get("sla").ruleset.version == "2026.7"
     assert restarted.book.errors["sla"].problems[0].file.endswith("sla.yaml")
 
@@ -150,7 +158,7 @@ class TwoWorkers:
         self.port = loopback_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, AFTERSALES_RULES=str(self.rules), AFTERSALES_VAR=str(tmp_path / "var"),
-                   AFTERSALES_RELOAD_INTERVAL="3")
+                   AFTERSALES_RELOAD_INTERVAL="3", AFTERSALES_MODE="development")
         env.pop("AFTERSALES_DATABASE_URL", None)
         self.log = tmp_path / "server.log"
         with open(self.log, "w") as out:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.rulesource import RuleSource
+from tests.api.test_rulesource import rule_source
 from engine.calendar import WorkCalendar
 from engine.loading.compiler import compile_ruleset
 from engine.errors import RulesError
@@ -179,7 +179,7 @@ def test_the_rules_source_keeps_serving_through_hostile_edits(tmp_path):
     (the edit when it loads, else the last good version), each reload within TIME_BOUND."""
     rules = tmp_path / "rules"
     shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("tests"))
-    source = RuleSource(rules, "python", var_dir=tmp_path / "var")
+    source = rule_source(rules, tmp_path / "var")
     sla = SHIPPED["sla.yaml"]
     edits = [with_parameter(sla, "9" * 5001).encode(), (sla + "description: " + "[" * 20_000 + "\n").encode(),
              (sla + "description:\n  a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

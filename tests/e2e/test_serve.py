@@ -39,7 +39,7 @@ class Server:
         self.port = loopback_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, AFTERSALES_RULES=str(self.rules), AFTERSALES_VAR=str(tmp_path / "var"),
-                   AFTERSALES_RELOAD_INTERVAL="0.2")
+                   AFTERSALES_RELOAD_INTERVAL="0.2", AFTERSALES_MODE="development")
         env.pop("AFTERSALES_DATABASE_URL", None)
         self.log = tmp_path / f"server-{self.port}.log"  # a file, not a pipe: a full pipe would block the server
         with open(self.log, "w") as out:

@@ -175,7 +175,7 @@ def test_sum_is_bounded_like_the_operators(tmp_path):
 
 def test_the_api_answers_422_naming_the_rule_and_a_batch_gets_one_error_item(tmp_path):
     write(tmp_path / "rules", EXPLOSIVE)
-    settings = Settings(rules_dir=tmp_path / "rules", var_dir=tmp_path / "var", tokens={}, reload_interval=0)
+    settings = Settings(rules_dir=tmp_path / "rules", var_dir=tmp_path / "var", tokens={}, reload_interval=0, development=True)
     client = create_app(settings, watch=False).test_client()
     r = client.post("/v1/decisions/demo", json={"case": {"n": 10}, "as_of": AS_OF})
     assert r.status_code == 422 and r.mimetype == "application/problem+json"
