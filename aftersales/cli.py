@@ -1,5 +1,6 @@
 """`aftersales`: evaluate cases, list rule sets, run rule tests, check rule files, measure the
-impact of an edit, explain why a rule did not decide, serve the API.
+impact of an edit, explain why a rule did not decide, serve the API, take rule releases through
+their review (a client of the service), replay logged decisions.
 
 Exit codes: 0 fine, 1 tests failed / findings, 2 invalid case (or usage), 3 rules error.
 """
@@ -15,6 +16,8 @@ from .check import check
 from .common import fail_rules
 from .decide import eval_, explain, rulesets
 from .impact import impact_
+from .release import release
+from .replay import replay
 from .ruletest import test
 
 
@@ -63,7 +66,7 @@ def serve(host, port, workers) -> int:
     return run(host, port, workers)
 
 
-for _command in (eval_, rulesets, check, test, impact_, explain, serve):
+for _command in (eval_, rulesets, check, test, impact_, explain, serve, release, replay):
     commands.add_command(_command)
 
 
