@@ -502,3 +502,6 @@ def rules_page(name):
     n_covered = sum(1 for s in stages for r in s["rules"] if r["covered"])
     return render_template("ui/rules.html", status=status, ruleset=rs, stages=stages, params=params,
                            coverage=coverage, n_rules=n_rules, n_covered=n_covered)
+
+
+from . import releases as _release_pages  # noqa: F401 - its routes register on bp (api/ui/releases.py)
