@@ -18,7 +18,7 @@ from releases.store import StoreUnavailable
 from .auth import require
 from .problems import Problem
 from .replay import NotReplayable, Replayer
-from .routes import _SCHEMAS, _body, _json, _service
+from .routes import _SCHEMAS, _body, _json, _service, logged
 from .settings import ROLES
 
 bp = Blueprint("releases", __name__)
@@ -229,9 +229,7 @@ def _replayer() -> Replayer:
 @bp.get("/v1/decisions/<decision_id>/replay")
 @require("audit")
 def replay_decision(decision_id):
-    record = _service().log.get(decision_id)
-    if record is None:
-        raise Problem(404, "Not Found", f"no decision {decision_id[:100]!r}", kind="unknown-decision")
+    record = logged(decision_id)
     try:
         return _json(_replayer().replay(record))
     except NotReplayable as e:

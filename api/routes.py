@@ -149,13 +149,18 @@ def decide_batch(name):
     return _json({"results": results})
 
 
-@bp.get("/v1/decisions/<decision_id>")
-@require("audit")
-def get_decision(decision_id):
+def logged(decision_id: str) -> dict:
+    """The logged decision `decision_id`, or a 404."""
     record = _service().log.get(decision_id)
     if record is None:
         raise Problem(404, "Not Found", f"no decision {decision_id!r}", kind="unknown-decision")
-    return _json(record["response"])
+    return record
+
+
+@bp.get("/v1/decisions/<decision_id>")
+@require("audit")
+def get_decision(decision_id):
+    return _json(logged(decision_id)["response"])
 
 
 def _time_arg(name):
@@ -250,6 +255,7 @@ def readyz():
     status = 200 if rules_ok and writable else 503
     broken = svc.source.source_error
     return _json({"status": "ready" if status == 200 else "not ready", "rules_loaded": rules_ok,
+                  "release": svc.source.book.release,
                   "rules_source": {"status": "broken", "error": [p.as_dict() for p in broken.problems]}
                   if broken else {"status": "ok"},
                   "database": svc.log.kind, "database_reachable": db_ok, "decision_log_writable": writable,

@@ -19,8 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +29,7 @@ from releases.snapshot import read_folder
 
 from ..conftest import ROOT, RULES
 from ..ports import loopback_port
+from . import test_serve
 
 AFTERSALES = str(Path(sys.executable).parent / "aftersales")
 SWITCH_BOUND_S = 2.0  # issue 12: every host serves the active release within this after it becomes active
@@ -80,16 +79,7 @@ def floor_080_files() -> dict:
 
 
 def call(url: str, body=None, token: str | None = None, method: str | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    return test_serve.call(url, body, REQUEST_TIMEOUT_S, token, method)
 
 
 class Host:

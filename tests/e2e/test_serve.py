@@ -21,9 +21,12 @@ AFTERSALES = str(Path(sys.executable).parent / "aftersales")
 SLA_CASE = {"kind": "repair", "requested_at": "2026-11-23T09:00:00+08:00"}
 
 
-def call(url, body=None, timeout=10):
+def call(url, body=None, timeout=10, token=None, method=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    headers = {"Content-Type": "application/json"} if data else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read())
