@@ -9,6 +9,7 @@ def _type(t) -> dict:
     out = {"type": t.kind}
     if t.kind == "enum":
         out["values"] = list(t.values)
+        out["labels"] = dict(t.labels)  # code → the Chinese label the rule file gives it
     if t.kind == "list":
         out["items"] = _type(t.item)
     return out

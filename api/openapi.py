@@ -31,8 +31,21 @@ def _problem_responses(*codes) -> dict:
             for c in codes + EVERY_OPERATION}
 
 
+def _labelled(schema: dict, t) -> dict:
+    """An enum property (or a list of one) with the labels of its codes for people: `x-enum-labels`
+    (code → label) and a description listing `code（label）`. The codes stay what the API takes."""
+    if t.kind == "list" and "items" in schema:
+        _labelled(schema["items"], t.item)
+    elif t.kind == "enum":
+        schema["x-enum-labels"] = dict(t.labels)
+        listing = f"values: {t.choices()}"
+        schema["description"] = f"{schema['description']}\n\n{listing}" if schema.get("description") else listing
+    return schema
+
+
 def _decision_schema(rs) -> dict:
-    outputs = {n: json_schema(o.result_type) | {"title": o.title or n} for n, o in rs.outputs.items()}
+    outputs = {n: _labelled(json_schema(o.result_type) | {"title": o.title or n}, o.result_type)
+               for n, o in rs.outputs.items()}
     for s in outputs.values():  # money leaves as a string with two decimals
         if "oneOf" in s:
             s.pop("oneOf")
@@ -65,6 +78,8 @@ def build_openapi(book, security: bool) -> dict:
         rs = loaded.ruleset
         case_ref = f"{rs.case_schema.__class__.__name__}"
         spec.components.schema(case_ref, schema=rs.case_schema.__class__)
+        for field, inp in rs.inputs.items():
+            _labelled(spec.components.schemas[case_ref]["properties"][field], inp.type)
         spec.components.schema(f"{case_ref}Decision", _decision_schema(rs))
         body = {"type": "object", "required": ["case"], "additionalProperties": False,
                 "properties": {"case": {"$ref": f"#/components/schemas/{case_ref}"}, "as_of": AS_OF,

@@ -9,7 +9,7 @@ bounded first (the MAX_ constants below): size, magnitude, decimals and years.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -54,11 +54,14 @@ NUMERIC = ("integer", "decimal", "money")
 
 @dataclass(frozen=True)
 class Type:
-    """A type of the rule language. `item` for lists, `values` for enums."""
+    """A type of the rule language. `item` for lists, `values` for enums (their codes, which
+    the API accepts and returns) and `labels` (code, label) pairs: the words people read, which
+    leave a type's equality alone (two enums with the same codes are one type)."""
 
     kind: str
     item: "Type | None" = None
     values: tuple = ()
+    labels: tuple = field(default=(), compare=False)
 
     def __str__(self) -> str:
         if self.kind == "list":
@@ -68,6 +71,14 @@ class Type:
     @property
     def numeric(self) -> bool:
         return self.kind in NUMERIC
+
+    def label(self, code: str) -> str:
+        """The label of an enum code (the code itself when the rule set gives none)."""
+        return next((text for c, text in self.labels if c == code), code)
+
+    def choices(self) -> str:
+        """The codes with their labels, for a message: `repair（修理）, return（退货）`."""
+        return ", ".join(v if self.label(v) == v else f"{v}（{self.label(v)}）" for v in self.values)
 
 
 STRING, INTEGER, DECIMAL, MONEY = Type("string"), Type("integer"), Type("decimal"), Type("money")
@@ -186,7 +197,7 @@ def parse_value(value, t: Type):
         if k == "enum" and value not in t.values:
             if value.strip() in t.values:  # "新疆 ": the intent is unambiguous
                 return value.strip()
-            raise ValueError(f"must be one of: {', '.join(t.values)}")
+            raise ValueError(f"must be one of: {t.choices()}")
         if len(value) > MAX_TEXT:
             raise ValueError(f"is longer than {MAX_TEXT:,} characters")
         return value

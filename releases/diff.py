@@ -35,8 +35,9 @@ MAX_TEXT_TITLE = 40
 """Characters of a title in the CLI line (some input titles list every enum value)."""
 
 SECTIONS = ("inputs", "outputs", "parameters", "tables", "derived", "validations", "stages")
-MEMBERS = ("values", "sources", "needs")
-"""List attributes read as sets: each member added or removed is one change (enum values, sources)."""
+MEMBERS = ("sources", "needs")
+"""List attributes read as sets: each member added or removed is one change. (Enum `values:`, a list
+or a mapping of codes to labels, are compared code by code: added, removed, relabelled.)"""
 KIND_LABELS = {"ruleset": "规则集", "parameter": "参数", "input": "输入", "output": "输出", "rule": "规则",
                "table": "表", "row": "行", "cell": "单元格", "derived": "派生量", "validation": "校验",
                "stage": "阶段", "calendar": "日历", "tests": "规则测试", "omitted": "未列出"}
@@ -493,12 +494,18 @@ def _moved(old_order: list, new_order: list, old_pos: dict, new_pos: dict):
 # -- comparing and rendering values -----------------------------------------------------------
 
 def _attrs(rs, kind, base, title, a: dict, b: dict, skip=(), lines=(None, None)):
-    """One item per key whose value differs; a set-like list (enum values, sources) per member."""
+    """One item per key whose value differs; a set-like list (sources) per member, enum values by code."""
     for key, va, vb in _union(a, b):
-        if key in skip or _same(va, vb):
+        if key in skip:
             continue
         path = f"{base}.{key}" if base else str(key)
         la, lb = _line(a, key, lines[0]), _line(b, key, lines[1])
+        labels_a, labels_b = (_enum_labels(v) if key == "values" else None for v in (va, vb))
+        if labels_a is not None and labels_b is not None:  # (a mapping in another order is not _same)
+            yield from _enum_values(rs, kind, path, title, labels_a, labels_b, la, lb)
+            continue
+        if _same(va, vb):
+            continue
         if key in MEMBERS and isinstance(va, list) and isinstance(vb, list) \
                 and not any(isinstance(v, (list, dict)) for v in va + vb):
             ca, cb = {_canon(v): v for v in va}, {_canon(v): v for v in vb}
@@ -512,6 +519,31 @@ def _attrs(rs, kind, base, title, a: dict, b: dict, skip=(), lines=(None, None))
                 yield _item(rs, kind, "changed", path, title, _json(va), _json(vb), lb)
             continue
         yield _pair(rs, kind, path, title, va, vb, la, lb, render=_condition if key == "when" else _json)
+
+
+def _enum_labels(values) -> dict | None:
+    """An enum's `values:` as {code: (label, line)}: a list's codes are their own labels (as the
+    compiler reads them); None for another shape (compared as written)."""
+    if isinstance(values, dict) and not any(isinstance(v, (list, dict)) for v in values.values()):
+        return {_json(c): (label, _line(values, c)) for c, label in values.items()}
+    if isinstance(values, list) and not any(isinstance(v, (list, dict)) for v in values):
+        return {_json(c): (c, _line(c)) for c in values}
+    return None
+
+
+def _enum_values(rs, kind, path, title, a: dict, b: dict, la, lb):
+    """Enum values one by one: a code added or removed (with its label), a code relabelled, or the same
+    codes in another order (the order of a form's select)."""
+    for code, (label, line) in b.items():
+        if code not in a:
+            yield _item(rs, kind, "added", f"{path}.{code}", title, None, _json(label), line or lb)
+        elif not _same(a[code][0], label):
+            yield _item(rs, kind, "changed", f"{path}.{code}", title, _json(a[code][0]), _json(label), line or lb)
+    for code, (label, line) in a.items():
+        if code not in b:
+            yield _item(rs, kind, "removed", f"{path}.{code}", title, _json(label), None, line or la)
+    if set(a) == set(b) and list(a) != list(b):
+        yield _item(rs, kind, "changed", path, title, list(a), list(b), lb)
 
 
 def _pair(rs, kind, path, title, va, vb, la, lb, render=None):
@@ -547,7 +579,8 @@ def _line(node, key=_MISSING, default=None):
 
 def _canon(v):
     """A hashable form for comparing: whitespace runs count as one space (a re-wrapped expression
-    is the same), 0.85 equals 0.850, but a whole number and a decimal differ (their types do)."""
+    is the same), 0.85 equals 0.850, but a whole number and a decimal differ (their types do); a
+    mapping's order does not count, but for an enum's `values:` (the order of a form's select)."""
     if v is _MISSING:
         return ("missing",)
     if isinstance(v, bool):
@@ -559,7 +592,9 @@ def _canon(v):
     if isinstance(v, str):
         return ("str", " ".join(v.split()))
     if isinstance(v, dict):
-        return ("map", tuple(sorted(((str(k), _canon(x)) for k, x in v.items()), key=lambda kv: kv[0])))
+        return ("map", tuple(sorted(((str(k), _canon(x) if k != "values" or not isinstance(x, dict)
+                                      else ("list", tuple((_canon(c), _canon(t)) for c, t in x.items())))
+                                     for k, x in v.items()), key=lambda kv: kv[0])))
     if isinstance(v, list):
         return ("list", tuple(_canon(x) for x in v))
     return (type(v).__name__, v if isinstance(v, date) else str(v))

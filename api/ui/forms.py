@@ -115,7 +115,7 @@ def build(ruleset, lang: str, values: dict | None = None, errors: dict | None = 
         if widget == "select":
             f.options = ([] if inp.default is not None else
                          [("", words.text("choose" if inp.required else "not_given", lang))]) + \
-                [(v, words.value_words(name, v, lang) or v) for v in inp.type.values]
+                [(v, words.value_words(inp.type, name, v, lang) or v) for v in inp.type.values]
         if widget == "list":
             f.value = list(f.value) + [""] * max(1, (inp.min_items or 1) + 1 - len(f.value))
         groups.setdefault(inp.group if not only else "", []).append(f)

@@ -33,7 +33,7 @@ def expression(expr, ruleset, lang: str) -> Markup:
         pos = token.end
         tok = token.value
         if token.kind == "text":
-            shown = next((w for n in names if (w := words.value_words(n, tok, lang))), None)
+            shown = next((w for n in names if (w := words.value_words(ruleset.fact_types.get(n), n, tok, lang))), None)
             out.append(Markup('<span class="lit" title="{}">{}</span>').format(tok, shown or tok))
         elif token.kind == "not in":
             out.append(escape("不属于" if lang == "zh" else "not in"))

@@ -95,7 +95,7 @@ def steps(ruleset, response: dict, case: dict, lang: str) -> tuple[datetime | No
         status = decision.get(status_name) if status_name else None
         out.append({"name": name, "label": words.label(name, spec.title, lang)[0], "due": due, "reached": reached,
                     "status_name": status_name, "status": status,
-                    "status_words": (words.value_words(status_name, status, lang) or str(status)) if status else "",
+                    "status_words": words.output_value(status_name, ruleset.outputs[status_name], status, lang) if status else "",
                     "colour": TONE_COLOURS.get(words.tone(status_name, status), NO_STATUS) if status else NO_STATUS})
     starts = [t for t in starts if t]
     return (min(starts) if starts else None), out
@@ -203,7 +203,7 @@ def legend(ruleset, response: dict, case: dict, lang: str) -> list[tuple[str, st
     for r in steps(ruleset, response, case, lang)[1]:
         name = r["status_name"]
         for value in ruleset.outputs[name].type.values if name else ():
-            key = (words.value_words(name, value, lang) or value, words.tone(name, value))
+            key = (words.value_words(ruleset.outputs[name].type, name, value, lang) or value, words.tone(name, value))
             if key not in seen:
                 seen.add(key)
                 out.append(("dot", TONE_COLOURS.get(key[1], NO_STATUS), key[0]))

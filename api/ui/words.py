@@ -1,7 +1,9 @@
 """How things read on the web pages: page text, values in words, money, dates, labels.
 
 Everything a person reads that is not in the rules comes from words.yaml beside this
-file ([中文, English] pairs). Chinese is the default language; `lang` is "zh" or "en".
+file ([中文, English] pairs); an enum value reads as its label from the rule set in Chinese
+and as its English word from words.yaml in English. Chinese is the default language; `lang`
+is "zh" or "en".
 """
 from __future__ import annotations
 
@@ -30,10 +32,15 @@ def text(key: str, lang: str) -> str:
     return pair[_i(lang)] if pair else key
 
 
-def value_words(field: str, value, lang: str) -> str | None:
-    """An enum value in words, or None when words.yaml has none."""
-    pair = WORDS["values"].get(field, {}).get(str(value))
-    return pair[_i(lang)] if pair else None
+def value_words(t, field: str, value, lang: str) -> str | None:
+    """A value of the enum type `t` (of the input or output `field`) in words: its label in the
+    rule set (Chinese), its word in words.yaml (English, else the code); None when it is not one
+    of the enum's values."""
+    if t is None or t.kind != "enum" or str(value) not in t.values:
+        return None
+    if lang == "en":
+        return WORDS["values_en"].get(field, {}).get(str(value), str(value))
+    return t.label(str(value))
 
 
 def tone(field: str, value) -> str:
@@ -163,7 +170,7 @@ def _scalar(name, t, value, lang) -> str:
             return str(value)
     if kind in ("integer", "decimal"):
         return number(value, lang)
-    words = value_words(name, value, lang)
+    words = value_words(t, name, value, lang)
     return words if words is not None else str(value)
 
 

@@ -37,6 +37,9 @@ RULE_FINDINGS = ("dead", "overlap", "conflict")
 COMBINE = ("priority", "first", "unique", "collect")
 HITS = ("first", "unique", "collect")
 BUILTINS = {"today": Symbol("today", DATE, "builtin"), "as_of": Symbol("as_of", DATETIME, "builtin")}
+MAX_LABEL = 200
+"""Characters of an enum value's label: one line of a select, a spreadsheet drop-down and a message
+listing every value (the longest shipped label has 30)."""
 _CELL_OP = re.compile(r"^\s*(<=|>=|==|!=|<|>|not\s+in\b|in\b)")
 
 
@@ -142,13 +145,7 @@ class _RuleSetCompiler:
             return None
         kind = ALIASES.get(str(kind), str(kind))
         if kind == "enum":
-            values = spec.get("values")
-            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-                self.c.add(spec, f"{where}: an enum needs 'values', a list of names", key="values" if "values" in spec else "type")
-                return None
-            if len(set(values)) != len(values):
-                self.c.add(spec, f"{where}: duplicate enum values", key="values")
-            return Type("enum", values=tuple(str(v) for v in values))
+            return self.enum_type(spec, where)
         if kind == "list":
             item_spec = spec.get("of", "string")
             item = self.type_of(node, item_spec if isinstance(item_spec, dict) else Located(type=item_spec), where)
@@ -157,6 +154,40 @@ class _RuleSetCompiler:
             self.c.add(spec, f"{where}: unknown type {kind!r} (types: {', '.join(SCALARS)}, list)", key="type")
             return None
         return Type(kind)
+
+    def enum_type(self, spec: dict, where: str) -> Type | None:
+        """`values: {code: 标签, …}` (the codes the API speaks, the labels people read) or the
+        older `values: [code, …]`, where each code is its own label."""
+        values = spec.get("values")
+        mapping = isinstance(values, dict)
+        if not values or not isinstance(values, (dict, list)):
+            self.c.add(spec, f"{where}: an enum needs 'values', codes with their labels "
+                             "({repair: 修理, return: 退货}) or a list of codes",
+                       key="values" if "values" in spec else "type")
+            return None
+        labels: dict[str, str] = {}  # code → label
+        codes: dict[str, str] = {}  # label → code
+        for code, text in (values.items() if mapping else ((v, v) for v in values)):
+            if not isinstance(code, str):
+                problem = f"the enum code {code!r} is not text (quote it)"
+            elif not code.strip():
+                problem = "an enum code is empty"
+            elif code in labels:  # (a mapping's key given twice is refused by the YAML loader)
+                problem = f"the enum code {code!r} is given twice"
+            elif not isinstance(text, str) or not text.strip():
+                problem = f"the enum code {code!r} needs a label, a text (not {text!r})"
+            elif len(text) > MAX_LABEL or "\n" in text:
+                problem = f"the label of {code!r} must be one line of at most {MAX_LABEL} characters"
+            elif text in codes:
+                problem = f"the label {text!r} of {code!r} is also the label of {codes[text]!r}"
+            else:
+                labels[str(code)], codes[text] = str(text), str(code)
+                continue
+            if mapping:
+                self.c.add(values, f"{where}: {problem}", key=code)
+            else:
+                self.c.add(code if isinstance(code, LocStr) else values, f"{where}: {problem}")
+        return Type("enum", values=tuple(labels), labels=tuple(labels.items()))
 
     def literal(self, node, value, t: Type, what: str, rule_id=None):
         try:

@@ -12,6 +12,7 @@ import json
 from engine.errors import did_you_mean
 from engine.language.conditions import atoms, compile_condition, describe, fold
 from engine.model import Rule, RuleSet
+from engine.explanation.explain import display_name
 from engine.explanation.trace import trace
 from engine.types import ANY, to_json
 
@@ -53,12 +54,19 @@ def condition_tree(ruleset: RuleSet, cond, env, winners: dict | None = None) -> 
 
 def _then_text(e, t) -> str:
     if e.constant:
-        return json.dumps(to_json(e.fn({}), t), ensure_ascii=False)
+        return _shown(to_json(e.fn({}), t), dict(t.labels))
     return "= " + e.text
 
 
 def why_not(ruleset: RuleSet, case: dict, as_of, rule_id: str) -> dict:
     """The explanation as a dict (raises CaseError for an invalid case, UnknownRule)."""
+    out = _with_labels(ruleset, _why_not(ruleset, case, as_of, rule_id))
+    # the facts' Chinese titles, so the text names them as people know them (`display_name`)
+    out["names"] = {n: display_name(ruleset, n) for n in ruleset.fact_types if display_name(ruleset, n) != n}
+    return out
+
+
+def _why_not(ruleset: RuleSet, case: dict, as_of, rule_id: str) -> dict:
     rule: Rule | None = ruleset.rule(rule_id)
     if rule is None:
         raise UnknownRule(f"no rule {rule_id!r} in {ruleset.name}" + did_you_mean(rule_id, ruleset.plan.rules))
@@ -107,7 +115,8 @@ def why_not(ruleset: RuleSet, case: dict, as_of, rule_id: str) -> dict:
             out["verdict"] = "fired and decided " + ", ".join(decided)
         else:
             lost = "; ".join(
-                f"{e['output']} went to {e['by']} (priority {e.get('by_priority')}, {e.get('by_value')!r})"
+                f"{e['output']} went to {e['by']} (priority {e.get('by_priority')}, "
+                f"{_shown(e.get('by_value'), dict(ruleset.outputs[e['output']].type.labels), repr)})"
                 if e["by"] else f"{e['output']}: its value is unknown (null)" for e in out["overridden"])
             out["verdict"] = ("fired and decided " + ", ".join(decided) + "; but " if decided else "fired, but ") \
                 + f"overridden: {lost}"
@@ -123,9 +132,19 @@ def why_not(ruleset: RuleSet, case: dict, as_of, rule_id: str) -> dict:
     failed = [n for n in _leaves(out["condition"]) if n["value"] != "true"]
     if held is None:
         missing = sorted({m for n in failed for m in n.get("missing", [])})
-        out["verdict"] = "did not fire: its condition is unknown" + (f" (missing: {', '.join(missing)})" if missing else "")
+        out["verdict"] = "did not fire: its condition is unknown" \
+            + (f" (missing: {', '.join(display_name(ruleset, m) for m in missing)})" if missing else "")
     else:
         out["verdict"] = "did not fire: " + "; ".join(f"`{n['text']}` is {n['value']}" for n in _deciding(out["condition"]))
+    return out
+
+
+def _with_labels(ruleset: RuleSet, out: dict) -> dict:
+    """`labels`: the labels of the enum values the explanation shows, so its text names them."""
+    names = {n for leaf in _leaves(out["condition"]) for n in leaf["facts"]}
+    names |= {n for d in out["derived"].values() for n in d["facts"]} | set(out["rule"]["sets"])
+    types = {n: ruleset.fact_types.get(n) for n in sorted(names)}
+    out["labels"] = {n: dict(t.labels) for n, t in types.items() if t is not None and t.kind == "enum"}
     return out
 
 
@@ -171,8 +190,9 @@ def format_text(w: dict) -> str:
         pad = "    " + "  " * depth
         if node["kind"] == "test":
             origin = node.get("decided_by", {})
-            facts = ", ".join(f"{k} = {_show(v)}" + (f" ({'from ' + ', '.join(origin[k]) if origin[k] else 'default'})"
-                                                       if k in origin else "") for k, v in node["facts"].items())
+            facts = ", ".join(f"{w['names'].get(k, k)} = {_shown(v, w['labels'].get(k, {}))}"
+                              + (f" ({'from ' + ', '.join(origin[k]) if origin[k] else 'default'})" if k in origin else "")
+                              for k, v in node["facts"].items())
             rows.append((f"{pad}{MARK[node['value']]} {node['text']}", node["value"], facts))
         else:
             label = "not:" if node["kind"] == "not" else f"{node['kind']} of:"
@@ -198,7 +218,8 @@ def format_text(w: dict) -> str:
     for name, d in derived.items():
         lines.append(f"    where {name} = {d['text']}")
         if d["facts"]:
-            lines.append("      (" + ", ".join(f"{k} = {_show(v)}" for k, v in d["facts"].items()) + ")")
+            lines.append("      (" + ", ".join(f"{w['names'].get(k, k)} = {_shown(v, w['labels'].get(k, {}))}"
+                                     for k, v in d["facts"].items()) + ")")
     lines.append(f"  fired: {'yes' if w['fired'] else 'no'}")
     lines.append(f"  verdict: {w['verdict']}")
     return "\n".join(lines)
@@ -206,3 +227,9 @@ def format_text(w: dict) -> str:
 
 def _show(v) -> str:
     return json.dumps(v, ensure_ascii=False)
+
+
+def _shown(value, labels: dict, show=_show) -> str:
+    """A value as JSON (or `show`), an enum code followed by its label: "misuse"（使用、维护、保管不当）."""
+    label = labels.get(value) if isinstance(value, str) else None
+    return show(value) + (f"（{label}）" if label and label != value else "")

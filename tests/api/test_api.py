@@ -225,3 +225,9 @@ def test_jsonl_export_replays(client):
     assert r.mimetype == "application/x-ndjson" and len(lines) == 2
     assert {x["as_of"] for x in lines} == {"2026-11-01T00:00:00+08:00", "2026-11-02T00:00:00+08:00"}
     assert all(x["case"] == WARRANTY_CASE for x in lines)
+
+
+def test_a_rule_set_description_gives_each_enum_value_its_label(client):
+    inputs = client.get("/v1/rulesets/warranty").get_json()["inputs"]
+    assert inputs["request"]["values"][:2] == ["repair", "exchange"]
+    assert inputs["request"]["labels"]["repair"] == "修理" and inputs["request"]["labels"]["exchange"] == "换货"

@@ -101,13 +101,40 @@ def test_a_removed_rule_points_at_its_line_in_the_old_file(shipped):
     assert change["old"]["then"] == {"return_entitled": True}
 
 
-def test_an_enum_value_added_to_an_input_is_one_change(shipped):
-    new = edited(shipped, warranty_yaml=replace_once("values: [repair, exchange, return, consultation]",
-                                                     "values: [repair, exchange, return, consultation, upgrade]"))
+def test_an_enum_value_added_to_an_input_is_one_change_with_its_label(shipped):
+    new = edited(shipped, warranty_yaml=replace_once("      consultation: 咨询\n",
+                                                     "      consultation: 咨询\n      upgrade: 升级\n"))
     d = diff(shipped, new)
     assert d["changes"] == [item("warranty", "input", "added", "inputs.request.values.upgrade",
-                                 "用户诉求（修理／换货／退货／咨询）", None, "upgrade",
-                                 line_of(new.files["warranty.yaml"], "consultation, upgrade]"))]
+                                 "用户诉求（修理／换货／退货／咨询）", None, "升级",
+                                 line_of(new.files["warranty.yaml"], "upgrade: 升级"))]
+
+
+def test_a_relabelled_enum_value_is_one_change_from_the_old_label_to_the_new(shipped):
+    new = edited(shipped, scrap_pricing_yaml=replace_once("      give_away: 赠送\n", "      give_away: 无偿赠送\n"))
+    d = diff(shipped, new)
+    assert d["changes"] == [item("scrap_pricing", "output", "changed", "outputs.disposition.values.give_away",
+                                 "处置方式（返司／当地销售／当地销毁／赠送）", "赠送", "无偿赠送",
+                                 line_of(new.files["scrap_pricing.yaml"], "give_away: 无偿赠送"))]
+    assert "输出 disposition.values.give_away（处置方式（返司／当地销售／当地销毁／赠送））: 赠送 → 无偿赠送" in format_text(d)
+
+
+def test_enum_values_written_as_a_list_read_as_codes_labelled_by_themselves(shipped):
+    """A list and a mapping compare code by code: the same codes and labels are no change, a code
+    removed from the list form is a removal, and moving to labels is one relabelling per code."""
+    block = "    values:\n      domestic: 国产件\n      imported: 进口件\n"
+    as_list = edited(shipped, scrap_pricing_yaml=replace_once(block, "    values: [domestic, imported]\n"))
+    same = edited(shipped, scrap_pricing_yaml=replace_once(block, "    values: {domestic: 国产件, imported: 进口件}\n"))
+    assert diff(shipped, same)["changes"][0]["path"] == "text"  # layout only
+    dropped = edited(as_list, scrap_pricing_yaml=replace_once("[domestic, imported]", "[domestic]"))
+    assert [(c["change"], c["path"], c["old"], c["new"]) for c in diff(as_list, dropped)["changes"]] == [
+        ("removed", "inputs.origin.values.imported", "imported", None)]
+    assert [(c["change"], c["path"], c["old"], c["new"]) for c in diff(as_list, shipped)["changes"]] == [
+        ("changed", "inputs.origin.values.domestic", "domestic", "国产件"),
+        ("changed", "inputs.origin.values.imported", "imported", "进口件")]
+    reordered = edited(shipped, scrap_pricing_yaml=replace_once(block, "    values: {imported: 进口件, domestic: 国产件}\n"))
+    assert [(c["change"], c["path"], c["old"], c["new"]) for c in diff(shipped, reordered)["changes"]] == [
+        ("changed", "inputs.origin.values", ["domestic", "imported"], ["imported", "domestic"])]
 
 
 def test_rule_condition_and_outcome_show_old_and_new_text(shipped):

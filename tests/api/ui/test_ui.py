@@ -3,6 +3,7 @@
 The browser drives the same pages end to end in tests/e2e/test_ui_browser.py."""
 import re
 import shutil
+from pathlib import Path
 from html.parser import HTMLParser
 
 import pytest
@@ -337,17 +338,32 @@ def test_english_switch(client):
     assert '<html lang="zh-CN">' in html
 
 
-def test_every_enum_value_has_words():
+def test_every_enum_value_is_labelled_in_its_rule_file_and_has_an_english_word():
+    from engine.loading.yamlsource import load_yaml
     from engine.rulebook import RuleBook
     book = RuleBook.load(RULES, backend="python")
-    missing = []
+    unlabelled, no_english = [], []
     for name, loaded in book.rulesets.items():
-        rs = loaded.ruleset
-        for field, spec in list(rs.inputs.items()) + list(rs.outputs.items()):
-            for v in spec.type.values:
-                if words.value_words(field, v, "zh") is None:
-                    missing.append(f"{name}.{field}: {v}")
-    assert not missing, "add to api/ui/words.yaml: " + ", ".join(missing)
+        rs, doc = loaded.ruleset, load_yaml(Path(loaded.ruleset.path).read_text(encoding="utf-8"), name)
+        for section, declared in (("inputs", rs.inputs), ("outputs", rs.outputs)):
+            for field, spec in declared.items():
+                if spec.type.kind != "enum":
+                    continue
+                if not isinstance(doc[section][field]["values"], dict):  # the list form: codes without labels
+                    unlabelled.append(f"{name}.{field}")
+                for v in spec.type.values:
+                    if words.value_words(spec.type, field, v, "en") == v:
+                        no_english.append(f"{name}.{field}: {v}")
+    assert not unlabelled, "give these enums `values: {code: 标签}` in rules/: " + ", ".join(unlabelled)
+    assert not no_english, "add to values_en in api/ui/words.yaml: " + ", ".join(no_english)
+
+
+def test_an_enum_value_reads_as_its_rule_file_label_in_chinese_and_its_english_word_in_english():
+    from engine.rulebook import RuleBook
+    fault = RuleBook.load(RULES, backend="python").get("warranty").ruleset.inputs["fault_cause"].type
+    assert words.value_words(fault, "fault_cause", "misuse", "zh") == "使用、维护、保管不当"
+    assert words.value_words(fault, "fault_cause", "misuse", "en") == "Misuse or poor care"
+    assert words.value_words(fault, "fault_cause", "spaceship", "zh") is None
 
 
 @pytest.fixture
@@ -392,3 +408,21 @@ def test_with_tokens_pages_need_a_login_and_follow_the_roles(secured):
 def test_a_bearer_token_works_on_the_pages_too(secured):
     r = secured.get("/ui/decisions", headers={"Authorization": f"Bearer {AUDIT}"})
     assert r.status_code == 200
+
+
+def test_the_pages_show_the_label_the_rule_file_gives_an_enum_value(tmp_path):
+    """The select and the decision card read the rule set's labels: relabel one in the rule file
+    and the page follows, while the form still sends the code."""
+    make_app(tmp_path)  # copies the rules into tmp_path/rules
+    path = tmp_path / "rules" / "warranty.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("      workshop: 送修\n", "      workshop: 客户送修到网点\n")
+                    .replace("      free: 免费服务\n", "      free: 保内免费\n"), encoding="utf-8")
+    app = make_app(tmp_path)
+    app.test_client_class = FormClient
+    client = app.test_client()
+    html = text(client.get("/ui/decide/warranty"))
+    assert '<option value="workshop">客户送修到网点</option>' in html and ">送修<" not in html
+    case = {"product_line": "electronics", "purchase_date": "2026-03-10", "fault_cause": "manufacturing",
+            "request": "repair", "service_channel": "workshop", "price": "4599.00", "as_of": "2026-11-25"}
+    card = text(client.post("/ui/decide/warranty", data=case))
+    assert "保内免费" in card and "免费服务" not in card

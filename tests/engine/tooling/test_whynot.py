@@ -136,7 +136,7 @@ def test_cli_text(capsys):
     assert out.startswith("why not W-423 (保修期内的服务费用按照质量责任划分，非质量责任由用户承担)?")
     assert "rules/warranty.yaml:" in out and "stage charges, priority 20" in out
     assert "in force: yes (effective date 2026-03-10" in out
-    assert "✓ in_warranty" in out and "✗ not covered" in out and "covered = true (from W-101)" in out
+    assert "✓ in_warranty" in out and "✗ not covered" in out and "covered（属保修（三包）责任范围：保修期内、属质量责任、无除外情形） = true (from W-101)" in out
     assert "verdict: did not fire: `not covered` is false" in out
 
 
