@@ -7,6 +7,7 @@ import click
 
 from engine.evaluation.case import read_as_of
 from engine.errors import CaseError
+from engine.messages import LEVELS, language_from_env, problem_text
 from engine.rulebook import RuleBook
 
 from .common import EXIT_CASE, EXIT_FAILED, EXIT_RULES, print_json
@@ -56,14 +57,16 @@ def check(rules_dir, format_, ruleset, cases, as_of, load_only, show_accepted, s
 
 def _print_text(book, problems, reports, findings, open_, errors, show_accepted):
     """Load problems and open findings as file:line: level: message, a line per rule set, a summary."""
+    lang = language_from_env()
     for p in problems:
-        click.echo(p)
+        click.echo(problem_text(p, lang))
     for f in sorted(open_, key=lambda f: (f.file, f.line)):
-        click.echo(f)
+        click.echo(problem_text(f, lang))
     if show_accepted:
         for f in findings:
             if f.accepted:
-                click.echo(str(f).replace(f": {f.level}:", ": accepted:", 1))
+                level = LEVELS[f.level] if lang == "zh" else f.level
+                click.echo(problem_text(f, lang).replace(f": {level}:", f": {LEVELS['accepted'] if lang == 'zh' else 'accepted'}:", 1))
     if reports:
         click.echo()
         for r in reports:

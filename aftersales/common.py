@@ -8,6 +8,7 @@ import click
 
 from engine.evaluation.case import JsonInputError, load_json
 from engine.errors import CaseError, DecisionConflict
+from engine.messages import language_from_env, problem_text
 
 EXIT_FAILED, EXIT_CASE, EXIT_RULES = 1, 2, 3
 MAX_CASE_BYTES = 1024 * 1024
@@ -23,8 +24,10 @@ def print_json(obj):
 
 
 def fail_rules(problems) -> int:
+    """Print each rule-file problem in the language of the environment (engine.messages); exit 3."""
+    lang = language_from_env()
     for p in problems:
-        click.echo(p, err=True)
+        click.echo(problem_text(p, lang), err=True)
     return EXIT_RULES
 
 

@@ -1,7 +1,9 @@
 """Errors as `application/problem+json` (RFC 9457): never an HTML page or a traceback."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
+
+from engine.messages import language_from_accept, localize
 
 from .jsonout import dumps
 
@@ -31,3 +33,13 @@ def case_errors(errors: dict) -> dict:
     return {(k if k in ("as_of", "explain", "case") else f"case.{k}"): v for k, v in errors.items()}
 
 
+
+
+def localized_status(items: list[dict], lang: str | None = None) -> list[dict]:
+    """Rule-set status items (api.rulesource) with each load problem's message in `lang` — by
+    default the request's Accept-Language (zh first: Chinese); the rest, keys included, as they are."""
+    lang = lang or language_from_accept(request.headers.get("Accept-Language"))
+    if lang != "zh":
+        return items
+    return [{**item, "error": [{**p, "message": localize(p["message"], lang)} for p in item["error"]]}
+            if item.get("error") else item for item in items]

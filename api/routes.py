@@ -17,7 +17,7 @@ from .auth import require
 from .describe import describe_ruleset
 from .metrics import exposition, status as metrics_status
 from .openapi import build_openapi
-from .problems import Problem
+from .problems import Problem, localized_status
 
 bp = Blueprint("v1", __name__)
 EXPLAIN = validate.OneOf(["fired", "full"])
@@ -214,7 +214,7 @@ def list_decisions():
 @bp.get("/v1/rulesets")
 @require(None)
 def list_rulesets():
-    return _json({"rulesets": _service().source.status()})
+    return _json({"rulesets": localized_status(_service().source.status())})
 
 
 @bp.get("/v1/rulesets/<name>")
@@ -228,7 +228,7 @@ def get_ruleset(name):
 def reload_rulesets():
     source = _service().source
     report = source.reload(force=True)
-    return _json({"reloaded": report, "rulesets": source.status()})
+    return _json({"reloaded": report, "rulesets": localized_status(source.status())})
 
 
 @bp.get("/healthz")

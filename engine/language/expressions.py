@@ -15,9 +15,12 @@ decision cost 100 MB or seconds of CPU: it fails with EvaluationLimit instead).
 from __future__ import annotations
 
 import ast
+import io
+import keyword
 import operator
 import re
 import threading
+import tokenize
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
@@ -192,8 +195,10 @@ def _too_big(text: str, value) -> EvaluationLimit:
 
 
 class _Compiler:
-    def __init__(self, text: str, scope: dict[str, Symbol], functions: dict[str, Function]):
+    def __init__(self, text: str, scope: dict[str, Symbol], functions: dict[str, Function],
+                 if_calls: frozenset = frozenset()):
         self.text = text
+        self.if_calls = if_calls  # (line, column) of each `if(` the text calls (see _calls_of_if)
         self.scope = scope
         self.functions = functions
         self.names: set[str] = set()
@@ -424,12 +429,15 @@ class _Compiler:
                 self.fail(lit, f"{lit.value!r} is not a value of {_name_of(enum_node)} "
                                f"(allowed: {', '.join(enum_type.values)})")
 
-    def visit_IfExp(self, node):
+    def visit_IfExp(self, node, branches: str = "the two branches of 'if … else'"):
         tf, tt, tc = self.visit(node.test)
         self._want_bool(node.test, tt, "if")
         bf, bt, bc = self.visit(node.body)
         of, ot, oc = self.visit(node.orelse)
-        result = unify([bt, ot], "the two branches of 'if … else'")
+        try:
+            result = unify([bt, ot], branches)
+        except ExpressionError as e:
+            self.fail(node, e.message)
 
         def fn(env):
             t = tf(env)
@@ -444,6 +452,8 @@ class _Compiler:
         if node.keywords:
             self.fail(node, "functions take positional arguments only")
         name = node.func.id
+        if name == IF_NAME and (node.lineno, node.col_offset) in self.if_calls:
+            return self._if(node)
         self.called.add(name)
         if name == "lookup":
             return self._lookup(node)
@@ -498,6 +508,15 @@ class _Compiler:
         if fn.grows:  # its result can be larger than its arguments: checked as an operator's is
             return _bounded(call, ast.get_source_segment(self.text, node) or f"{name}()"), result, constant
         return call, result, constant
+
+    def _if(self, node):
+        """`if(cond, a, b)`: the ternary `a if cond else b`, compiled by the same code."""
+        if len(node.args) != 3:
+            self.fail(node, "if() takes 3 arguments: if(condition, value when true, value when false), "
+                            f"got {len(node.args)}")
+        cond, when_true, when_false = node.args
+        ternary = ast.copy_location(ast.IfExp(test=cond, body=when_true, orelse=when_false), node)
+        return self.visit_IfExp(ternary, "the two values of if()")
 
     def _lookup(self, node):
         if len(node.args) not in (2, 3):
@@ -656,10 +675,46 @@ def compile_expression(text: str, scope: dict[str, Symbol], functions: dict[str,
         return _on_fresh_stack(_compile, source, scope, functions, expect, walk)
 
 
+IF_NAME = "_i"
+"""What `if(` is parsed as: Python reads `if` only as a keyword, so each `if` that opens a call is
+parsed as this name, as long as `if` (a user cannot write it: names starting with '_' are refused),
+and only the calls at the places rewritten are `if(…)`."""
+_VALUE_END = {")", "]", "}"}
+
+
+def _calls_of_if(source: str) -> tuple[str, frozenset]:
+    """`source` with each `if(` that starts an operand renamed IF_NAME, and where they are. An `if`
+    after a value (`a if (c) else b`) is the ternary's and stays."""
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):  # the parser reports it
+        return source, frozenset()
+    lines = source.splitlines(keepends=True)
+    found = []
+    previous = None
+    for i, t in enumerate(toks):
+        if t.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        after_value = previous is not None and (
+            previous.type in (tokenize.NUMBER, tokenize.STRING) or previous.string in _VALUE_END
+            or (previous.type == tokenize.NAME and not keyword.iskeyword(previous.string)))
+        following = toks[i + 1] if i + 1 < len(toks) else None
+        if t.type == tokenize.NAME and t.string == "if" and not after_value \
+                and following is not None and following.string == "(":
+            found.append(t.start)
+        previous = t
+    for row, col in found:
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + IF_NAME + line[col + 2:]
+    # ast's column offsets count UTF-8 bytes
+    return "".join(lines), frozenset((row, len(lines[row - 1][:col].encode())) for row, col in found)
+
+
 def _compile(source: str, scope: dict[str, Symbol], functions: dict[str, Function], expect: Type | None,
              walk: bool) -> Expr:
+    parsed, if_calls = _calls_of_if(source) if "if" in source else (source, frozenset())
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = ast.parse(parsed, mode="eval")
     except SyntaxError as e:
         raise ExpressionError(f"syntax error: {e.msg}", max((e.offset or 1) - 1, 0)) from None
     except ValueError as e:  # a NUL character
@@ -668,7 +723,7 @@ def _compile(source: str, scope: dict[str, Symbol], functions: dict[str, Functio
     if deep is not None:
         raise ExpressionError(f"expression nested more than {MAX_DEPTH} levels deep: split it into derived facts",
                               deep.col_offset)
-    compiler = _Compiler(source, scope, functions)
+    compiler = _Compiler(source, scope, functions, if_calls)
     fn, t, constant = compiler.visit(tree)
     if expect is not None and expect.kind != "any":
         _check_expected(t, expect)
