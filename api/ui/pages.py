@@ -22,7 +22,7 @@ from engine.types import CHINA, parse_date, parse_datetime
 
 from ..auth import _caller
 from ..decision_log import DecisionLogUnavailable
-from ..problems import Problem
+from ..problems import Problem, localized_status
 from ..settings import ROLES, SettingsError
 from . import forms, rules, sessions, timeline, words, workings
 
@@ -225,14 +225,15 @@ def logout():
 def start():
     svc = _service()
     sets = []
-    for item in svc.source.status():
+    status = localized_status(svc.source.status(), g.lang)  # load errors in the page's language
+    for item in status:
         if item["name"] == "calendar":
             continue
         loaded = svc.source.book.rulesets.get(item["name"])
         sets.append(dict(item, timeline=loaded is not None and timeline.applies(loaded.ruleset),
                          quick=url_for("ui.scrap") if item["name"] == SCRAP else None))
     sets.sort(key=lambda i: (ORDER.index(i["name"]) if i["name"] in ORDER else len(ORDER), i["name"]))
-    calendar_error = next((i for i in svc.source.status() if i["name"] == "calendar"), None)
+    calendar_error = next((i for i in status if i["name"] == "calendar"), None)
     return render_template("ui/start.html", rulesets=sets, calendar_error=calendar_error)
 
 
@@ -472,7 +473,7 @@ def recent():
 @page()
 def rules_page(name):
     svc = _service()
-    status = next((s for s in svc.source.status() if s["name"] == name), None)
+    status = next((s for s in localized_status(svc.source.status(), g.lang) if s["name"] == name), None)
     if status is None:
         return _error(404, f"unknown rule set {name!r}")
     loaded = svc.source.book.rulesets.get(name)
@@ -505,3 +506,4 @@ def rules_page(name):
 
 
 from . import releases as _release_pages  # noqa: F401 - its routes register on bp (api/ui/releases.py)
+from . import editor as _editor_pages  # noqa: F401,E402 - its routes register on bp (api/ui/editor.py)
