@@ -20,7 +20,7 @@ class ImpactError(Exception):
 class BaseRules:
     """A folder of rules: given, or extracted from a git revision into a temporary folder."""
 
-    def __init__(self, spec: str, rules_dir: Path):
+    def __init__(self, spec: str, rules_dir: Path, option: str = "--base"):
         self.spec = spec
         self._tmp = None
         if Path(spec).is_dir():
@@ -29,15 +29,15 @@ class BaseRules:
         rules_dir = Path(rules_dir).resolve()
         top = _git(rules_dir, "rev-parse", "--show-toplevel")
         if top is None:
-            raise ImpactError(f"--base {spec}: not a folder, and {rules_dir} is not in a git repository")
+            raise ImpactError(f"{option} {spec}: not a folder, and {rules_dir} is not in a git repository")
         top = Path(top.strip())
         commit = _git(top, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}")
         if commit is None:
-            raise ImpactError(f"--base {spec}: neither a folder nor a git revision of {top}")
+            raise ImpactError(f"{option} {spec}: neither a folder nor a git revision of {top}")
         rel = rules_dir.relative_to(top).as_posix()
         archive = _git(top, "archive", "--format=tar", commit.strip(), "--", rel, binary=True)
         if archive is None:
-            raise ImpactError(f"--base {spec}: revision {commit.strip()[:12]} has no folder {rel}")
+            raise ImpactError(f"{option} {spec}: revision {commit.strip()[:12]} has no folder {rel}")
         self._tmp = tempfile.mkdtemp(prefix="aftersales-base-")
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(self._tmp, filter="data")
