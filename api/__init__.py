@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> Flask:
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    log = DecisionLog.open(settings.database_url, settings.var_dir)
+    log = DecisionLog.open(settings.database_url, settings.var_dir, settings.durability)
     governance = Governance(ReleaseStore(Database.from_url(settings.database_url, settings.var_dir)),
                             cases=lambda since: log.iter_entries(since=since), impact_days=settings.impact_days,
                             backend=settings.backend)

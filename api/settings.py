@@ -13,6 +13,7 @@
 | AFTERSALES_MAX_BATCH | 1000 | cases per batch |
 | AFTERSALES_RELOAD_INTERVAL | 0.5 | seconds between checks of the active release (and of the folder in development mode); 0 disables watching |
 | AFTERSALES_IMPACT_DAYS | 30 | the evidence of a submitted release replays the decisions logged in these last days |
+| AFTERSALES_DURABILITY | power-loss | what a logged decision survives once its response is sent (SQLite log): `power-loss` (fsync per commit, `synchronous=FULL`) or `process-crash` (survives `kill -9` of the server, not a power cut; `synchronous=NORMAL`, faster: bench/RESULTS.md) |
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from .decision_log.sqlite import DEFAULT_DURABILITY, DURABILITY
 
 ROLES = ("decide", "audit", "admin", "author", "approver")
 MODES = ("production", "development")
@@ -49,6 +52,7 @@ class Settings:
     reload_interval: float = 0.5
     development: bool = False
     impact_days: int = 30
+    durability: str = DEFAULT_DURABILITY
 
     @property
     def open_access(self) -> bool:
@@ -73,6 +77,9 @@ class Settings:
                     raise SettingsError(f"{var}={env[var]!r} is not a number") from None
         if not 0 <= s.impact_days <= MAX_IMPACT_DAYS:
             raise SettingsError(f"AFTERSALES_IMPACT_DAYS must be from 0 to {MAX_IMPACT_DAYS}")
+        s.durability = env.get("AFTERSALES_DURABILITY") or DEFAULT_DURABILITY
+        if s.durability not in DURABILITY:
+            raise SettingsError(f"AFTERSALES_DURABILITY={s.durability!r}: expected {' or '.join(DURABILITY)}")
         mode = env.get("AFTERSALES_MODE", "production")
         if mode not in MODES:
             raise SettingsError(f"AFTERSALES_MODE={mode!r}: expected {' or '.join(MODES)}")

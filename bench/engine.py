@@ -44,7 +44,7 @@ from engine.types import parse_datetime  # noqa: E402
 
 CENT = Decimal("0.01")
 WARM_UP = 200
-GOALS = {"a/c": 1 / 3, "a/d": 20.0}
+GOALS = {"a/c": 0.25, "a/d": 2.0}  # issue 14
 
 
 def _norm(value, kind):

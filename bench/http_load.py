@@ -2,14 +2,17 @@
 
     .venv/bin/python bench/http_load.py [--seconds 10] [--rounds 3] [--connections 32] [--json FILE]
 
-One gunicorn server with the production set-up of `aftersales serve` (2 workers, gthread,
-4 threads each, SQLite decision log with synchronous=FULL) serving the real app plus one
-extra route, GET /bench/bare, that returns a fixed JSON body: the ceiling for any Flask
-service here, through the same hooks (access log, timers). Then:
+One gunicorn server per decision-log durability (--durability, AFTERSALES_DURABILITY: power-loss =
+SQLite synchronous=FULL, an fsync per commit; process-crash = synchronous=NORMAL, survives kill -9
+of the server), each with the production set-up of `aftersales serve` (2 workers, gthread,
+4 threads each) serving the real app plus one extra route, GET /bench/bare, that returns a fixed
+JSON body: the ceiling for any Flask service here, through the same hooks (access log, timers).
+Only one server is loaded at a time. Then:
 
 1. saturation: wrk (Debian's) with --connections open connections for --seconds against
-   each endpoint, alternating, --rounds times → the best round's requests/s (all are reported);
-2. half load: a paced client sends at half the decision endpoint's saturation rate, on a
+   the bare endpoint and the decision endpoint of each server, alternating, --rounds times →
+   the best round's requests/s (all are reported);
+2. half load: a paced client sends at half each decision endpoint's saturation rate, on a
    fixed schedule (latency counted from when a request was due, so a stall is not hidden:
    no coordinated omission) → p50 / p99 latency; likewise for the bare endpoint at half
    its own rate.
@@ -177,51 +180,69 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--durability", default="process-crash,power-loss",
+                    help="comma-separated AFTERSALES_DURABILITY values, one server each")
     ap.add_argument("--json")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install -y wrk (make bench-deps)")
+    durabilities = args.durability.split(",")
     with tempfile.TemporaryDirectory(prefix="aftersales-http-") as tmp:
-        server = Server(Path(tmp))
+        servers = {}
         try:
-            base = f"http://127.0.0.1:{server.port}"
-            wrk(base + "/bench/bare", 3, args.connections, False, Path(tmp))  # warm up both
-            wrk(base + "/v1/decisions/warranty", 3, args.connections, True, Path(tmp))
-            # alternate the two endpoints, --rounds times, so drift of a shared machine hits both alike
-            bares, decides = [], []
+            for d in durabilities:
+                (Path(tmp) / d).mkdir()
+                servers[d] = Server(Path(tmp) / d, {"AFTERSALES_DURABILITY": d})
+            url = {d: f"http://127.0.0.1:{srv.port}" for d, srv in servers.items()}
+            bare_url = url[durabilities[0]] + "/bench/bare"
+            wrk(bare_url, 3, args.connections, False, Path(tmp))  # warm up
+            for d in durabilities:
+                wrk(url[d] + "/v1/decisions/warranty", 3, args.connections, True, Path(tmp))
+            # alternate the endpoints, --rounds times, so drift of a shared machine hits them alike
+            bares, decides = [], {d: [] for d in durabilities}
             for _ in range(args.rounds):
-                bares.append(wrk(base + "/bench/bare", args.seconds, args.connections, False, Path(tmp)))
-                decides.append(wrk(base + "/v1/decisions/warranty", args.seconds, args.connections, True, Path(tmp)))
+                bares.append(wrk(bare_url, args.seconds, args.connections, False, Path(tmp)))
+                for d in durabilities:
+                    decides[d].append(wrk(url[d] + "/v1/decisions/warranty", args.seconds, args.connections, True,
+                                          Path(tmp)))
             # saturation = the best round: what the server can sustain; a slower round is a stall or
             # another job on the machine, and the rounds are all reported
-            bare = dict(max(bares, key=lambda r: r["rps"]), rounds=[r["rps"] for r in bares])
-            decide = dict(max(decides, key=lambda r: r["rps"]), rounds=[r["rps"] for r in decides])
-            decide["non_2xx"] = sum(r["non_2xx"] for r in decides)
-            bare["non_2xx"] = sum(r["non_2xx"] for r in bares)
-            half_decide = paced(server.port, "/v1/decisions/warranty", decide["rps"] / 2, args.seconds, True)
-            half_bare = paced(server.port, "/bench/bare", bare["rps"] / 2, args.seconds, False)
+            bare = _best(bares)
+            decide = {d: _best(rounds) for d, rounds in decides.items()}
+            half_decide = {d: paced(servers[d].port, "/v1/decisions/warranty", decide[d]["rps"] / 2, args.seconds,
+                                    True) for d in durabilities}
+            half_bare = paced(servers[durabilities[0]].port, "/bench/bare", bare["rps"] / 2, args.seconds, False)
         finally:
-            server.stop()
+            for srv in servers.values():
+                srv.stop()
     report = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": args.seconds,
               "connections": args.connections, "bare": bare, "decide": decide,
               "half_load_decide": half_decide, "half_load_bare": half_bare,
-              "ratio_decide_to_bare": decide["rps"] / bare["rps"]}
+              "ratio_decide_to_bare": {d: decide[d]["rps"] / bare["rps"] for d in durabilities}}
     print(f"saturation (wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} alternating rounds, best):")
-    print(f"  GET  /bench/bare              {bare['rps']:8.0f} req/s  rounds {[round(r) for r in bare['rounds']]}  "
-          f"non-2xx {bare['non_2xx']}  {bare['socket_errors']}")
-    print(f"  POST /v1/decisions/warranty   {decide['rps']:8.0f} req/s  rounds {[round(r) for r in decide['rounds']]}  "
-          f"non-2xx {decide['non_2xx']}  {decide['socket_errors']}")
-    print(f"  ratio decide/bare {report['ratio_decide_to_bare']:.2f}   goal ≥ 0.5: "
-          f"{'met' if report['ratio_decide_to_bare'] >= 0.5 else 'NOT met'}")
-    for label, h in (("POST /v1/decisions/warranty", half_decide), ("GET  /bench/bare", half_bare)):
+    print(f"  GET  /bench/bare                           {bare['rps']:8.0f} req/s  rounds "
+          f"{[round(r) for r in bare['rounds']]}  non-2xx {bare['non_2xx']}  {bare['socket_errors']}")
+    for d in durabilities:
+        r = decide[d]
+        print(f"  POST /v1/decisions/warranty {d:<14} {r['rps']:8.0f} req/s  rounds {[round(x) for x in r['rounds']]}"
+              f"  non-2xx {r['non_2xx']}  {r['socket_errors']}")
+        ratio = report["ratio_decide_to_bare"][d]
+        print(f"    ratio decide/bare {ratio:.2f}   goal ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}")
+    for label, h in [(f"POST /v1/decisions/warranty {d}", half_decide[d]) for d in durabilities] + \
+            [("GET  /bench/bare", half_bare)]:
         print(f"half load {label}: {h['rate']:.0f} req/s scheduled, {h['achieved_rps']:.0f} achieved, "
               f"{h['sent']} sent, {h['failures']} failed, p50 {h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms, "
               f"max {h['max_ms']:.1f} ms")
-    print(f"  decide p99 goal < 25 ms: {'met' if half_decide['p99_ms'] < 25 else 'NOT met'}")
+    for d in durabilities:
+        print(f"  decide p99 ({d}) goal < 25 ms: {'met' if half_decide[d]['p99_ms'] < 25 else 'NOT met'}")
     if args.json:
-        for k in ("bare", "decide"):
-            report[k] = {kk: v for kk, v in report[k].items()}
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+def _best(rounds: list) -> dict:
+    best = dict(max(rounds, key=lambda r: r["rps"]), rounds=[r["rps"] for r in rounds])
+    best["non_2xx"] = sum(r["non_2xx"] for r in rounds)
+    return best
 
 
 if __name__ == "__main__":

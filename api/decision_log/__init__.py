@@ -56,7 +56,7 @@ from .records import (
     text_problem,
     utc,
 )
-from .sqlite import SQLiteStore
+from .sqlite import DEFAULT_DURABILITY, SQLiteStore
 from .store import Store
 
 __all__ = [
@@ -94,9 +94,12 @@ class DecisionLog:
         self._writable: bool | None = None   # the last probe's answer; None before the first
 
     @classmethod
-    def open(cls, url: str | None, var_dir: str | Path = "var") -> "DecisionLog":
+    def open(cls, url: str | None, var_dir: str | Path = "var",
+             durability: str = DEFAULT_DURABILITY) -> "DecisionLog":
+        """`durability` (SQLite; `api.decision_log.sqlite.DURABILITY`): what a committed decision
+        survives. PostgreSQL's is the server's own (`synchronous_commit`)."""
         db = Database.from_url(url, var_dir)
-        return cls(SQLiteStore(db.sqlite_path) if db.kind == "sqlite" else PostgresStore(db.pg_url))
+        return cls(SQLiteStore(db.sqlite_path, durability) if db.kind == "sqlite" else PostgresStore(db.pg_url))
 
     @property
     def kind(self) -> str:

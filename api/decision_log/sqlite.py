@@ -2,9 +2,13 @@
 
 ``DecisionLog.open(None)`` opens ``var/decisions.db`` (the folder is created on demand);
 ``sqlite:///relative/path.db`` and ``sqlite:////abs/path.db`` (SQLAlchemy's spelling) pick another
-file.  The database runs in WAL mode with ``synchronous=FULL``: every commit fsyncs the WAL, so a
-decision whose ``record`` returned survives a crash of the process *and* of the machine (power
-loss).  ``synchronous=NORMAL`` would survive a process crash only.
+file.  The database runs in WAL mode at the durability of ``AFTERSALES_DURABILITY`` (api.settings;
+``DURABILITY`` below): ``power-loss`` (the default) is ``synchronous=FULL``: every commit fsyncs
+the WAL, so a decision whose ``record`` returned survives a crash of the process *and* of the
+machine (power loss).  ``process-crash`` is ``synchronous=NORMAL``: the commit is in the WAL file
+(the operating system's page cache) when ``record`` returns, so it survives ``kill -9`` of the
+server, but the last commits before a power cut or kernel crash may be lost (the database stays
+consistent).  Measured cost under load: bench/RESULTS.md (issue 14).
 
 What a commit costs, measured on the project's 2-core build machine (virtio disk with a write-back
 cache; one decision per ``record`` call, i.e. one commit; median of 300, three runs):
@@ -40,6 +44,9 @@ from .records import format_ts, loads, parse_ts
 from .store import COLUMNS, PROBE_SQL, SELECT, Store, row_dict
 
 SQLITE_BUSY_TIMEOUT_S = 10.0
+# AFTERSALES_DURABILITY → SQLite's `synchronous` in WAL mode: what a committed decision survives
+DURABILITY = {"power-loss": "FULL", "process-crash": "NORMAL"}
+DEFAULT_DURABILITY = "power-loss"
 POOL_IDLE_MAX = 8   # SQLite: idle connections kept
 
 
@@ -101,10 +108,13 @@ def _close_quietly(conn: Any) -> None:
 class SQLiteStore(Store):
     kind = "sqlite"
 
-    def __init__(self, path: Path, synchronous: str = "FULL"):
+    def __init__(self, path: Path, durability: str = DEFAULT_DURABILITY):
+        if durability not in DURABILITY:
+            raise ValueError(f"durability must be {' or '.join(DURABILITY)}, not {durability!r}")
         self.path = Path(path).resolve()
         self.target = f"sqlite:///{self.path}"
-        self._synchronous = synchronous
+        self.durability = durability
+        self._synchronous = DURABILITY[durability]
         self._write_lock = threading.Lock()
         self.pool = SQLitePool(self._connect)
         try:

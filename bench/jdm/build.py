@@ -71,12 +71,19 @@ SCRAP_OUTPUTS = ["disposition", "market_value", "regional_discount", "floor_pric
                  "price_verdict", "approver", "ruling_due_on", "hand_back_due_on", "days_late"]
 
 
+def _if_weight(expr: str) -> str:
+    return f"market_value_exact != null ? {expr} : null"
+
+
 def scrap_pricing() -> dict:
     derived = expressions("derived", [
         ("today", "d(as_of).tz('Asia/Shanghai').format('%Y-%m-%d')"),
         # 折中报价: weight × mean of the grades' prices (§ 7.2.1)
-        ("market_value_exact", "(weight_t != null ? number(weight_t) : 0) * avg(map(market_prices_per_t, number(#)))"),
-        ("sale_estimate", "sale_value != null ? number(sale_value) : round($.market_value_exact, 2)"),
+        # no weight (a returned part): no market value, no floor price (the outputs' `required: given(weight_t)`)
+        ("market_value_exact",
+         "weight_t != null ? number(weight_t) * avg(map(market_prices_per_t, number(#))) : null"),
+        ("sale_estimate", "sale_value != null ? number(sale_value) : $.market_value_exact != null"
+                          " ? round($.market_value_exact, 2) : null"),
         ("freight_exceeds_reuse",
          "(return_freight != null and reuse_value != null) ? number(return_freight) > number(reuse_value) : false"),
         ("reusable_part", "reusable == true or refurbishable == true"),  # refurbishable_counts_as_reusable
@@ -99,9 +106,10 @@ def scrap_pricing() -> dict:
     # Stage pricing: SP-201 (always), SP-202 / SP-203 (remote region or not)
     pricing = table(
         "pricing", ["region"], ["market_value", "quotes_required", "regional_discount", "floor_price"],
-        [[", ".join(q(r) for r in REMOTE), "round(market_value_exact, 2)", "3", "0.10",
-          "round(market_value_exact * 0.85 * (1 - 0.10), 2)"],                     # SP-202
-         ["", "round(market_value_exact, 2)", "3", "0", "round(market_value_exact * 0.85, 2)"]])  # SP-203
+        [[", ".join(q(r) for r in REMOTE), _if_weight("round(market_value_exact, 2)"), "3", "0.10",
+          _if_weight("round(market_value_exact * 0.85 * (1 - 0.10), 2)")],                     # SP-202
+         ["", _if_weight("round(market_value_exact, 2)"), "3", "0",
+          _if_weight("round(market_value_exact * 0.85, 2)")]])                                 # SP-203
     # Stage verdict (combine: first): SP-301 … SP-308 in file order
     verdict = table(
         "verdict",

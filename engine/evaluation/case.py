@@ -12,6 +12,7 @@ import json
 import re
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from itertools import accumulate
 
 from marshmallow import RAISE, Schema, ValidationError, fields
@@ -247,6 +248,18 @@ def read_as_of(value) -> datetime:
     if value is None:
         return datetime.now(CHINA).replace(microsecond=0)
     try:
-        return in_range(value) if isinstance(value, datetime) else parse_datetime(value)
+        if isinstance(value, datetime):
+            return in_range(value)
+        if isinstance(value, str) and len(value) <= AS_OF_CACHED_CHARS:
+            return _parse_as_of(value)
+        return parse_datetime(value)
     except ValueError as e:
         raise CaseError({"as_of": [str(e)]}) from None
+
+
+# as_of texts repeat (a day's or a batch's decisions, an impact corpus): each distinct one is
+# parsed once. Bounded: at most AS_OF_CACHE texts of at most AS_OF_CACHED_CHARS each (an ISO
+# date-time with an offset and microseconds is 32); datetimes are immutable, so sharing is safe.
+AS_OF_CACHE = 4096
+AS_OF_CACHED_CHARS = 40
+_parse_as_of = lru_cache(maxsize=AS_OF_CACHE)(parse_datetime)

@@ -42,7 +42,10 @@ class Decision:
 
 
 def evaluate(ruleset: RuleSet, matcher, case: dict, as_of: datetime, explain: str = "fired") -> Decision:
-    """Decide `case` (a JSON object) as of `as_of` (an aware datetime)."""
+    """Decide `case` (a JSON object) as of `as_of` (an aware datetime). `explain`: "fired" (the fired
+    rules' entries), "full" (and why each other rule did not fire) or "none" (no entries: `fired`
+    is empty, the fired rule ids are the keys of `sets`, in firing order — for impact runs, which
+    compare only outputs and rule ids)."""
     with collecting_warnings() as warnings:
         return _decide(ruleset, matcher, case, as_of, explain, warnings)
 
@@ -91,14 +94,18 @@ def _decide(ruleset: RuleSet, matcher, case: dict, as_of: datetime, explain: str
                 lost.setdefault(loser, []).append(o.name)
         fired_rules.extend(fired)
 
-    out, typed = {}, {}
+    out, typed, decided = {}, {}, {}
     for name, result_type in plan.outputs:
         value = env.get(name)
         if value is not None:
             typed[name] = value
             out[name] = to_json(value, result_type)
+            decided[name] = (value, out[name], result_type)
+    seen = {}  # fact name → its JSON, shared by the fired rules' explanations
     decision = Decision(ruleset.meta, as_of, out,
-                        [fired_entry(ruleset, r, sets[r.id], lost.get(r.id), env) for r in fired_rules],
+                        [] if explain == "none" else
+                        [fired_entry(ruleset, r, sets[r.id], lost.get(r.id), env, seen, decided)
+                         for r in fired_rules],
                         warnings, typed=typed, resolution=resolution, sets=sets, shadowed=shadowed)
     if explain == "full":
         fired_ids = {r.id for r in fired_rules}

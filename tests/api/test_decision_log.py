@@ -25,6 +25,7 @@ from api.decision_log import (
     LogEntry,
 )
 
+from api.settings import Settings, SettingsError
 from tests.conftest import PG_URL, ROOT
 from tests.ports import loopback_port
 
@@ -203,7 +204,7 @@ CHILD = r"""
 import sys, time
 from datetime import datetime, timezone
 from api.decision_log import DecisionLog, LogEntry
-log = DecisionLog.open(sys.argv[1])
+log = DecisionLog.open(sys.argv[1], durability=sys.argv[3])
 did = sys.argv[2]
 log.record([LogEntry(did, datetime.now(timezone.utc), "warranty", "1", "d", "2026-11-25",
                      {"k": "值"}, {"decision_id": did, "amount": "12.30"}, ["r1"], 1.0, "child")])
@@ -213,8 +214,17 @@ time.sleep(60)
 
 
 def test_committed_entry_survives_kill_9(db_url):
+    _survives_kill_9(db_url, "power-loss")
+
+
+def test_committed_entry_survives_kill_9_without_fsync(tmp_path):
+    """AFTERSALES_DURABILITY=process-crash (no fsync per commit) still keeps what a killed server committed."""
+    _survives_kill_9(f"sqlite:///{tmp_path / 'decisions.db'}", "process-crash")
+
+
+def _survives_kill_9(db_url, durability):
     did = "durable-" + secrets.token_hex(4)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, did], cwd=ROOT,
+    child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, did, durability], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = child.stdout.readline().strip()
@@ -285,6 +295,22 @@ def test_default_is_sqlite_wal_full_under_var(tmp_path):
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2   # FULL
         lg._b.pool.release(conn, True)
         assert lg.get("d-00001")["decision_id"] == "d-00001"
+
+
+@pytest.mark.parametrize("setting, synchronous", [(None, 2), ("power-loss", 2), ("process-crash", 1)])
+def test_durability_setting_picks_sqlite_synchronous(tmp_path, setting, synchronous):
+    """AFTERSALES_DURABILITY reaches the log: power-loss (the default) fsyncs every commit
+    (synchronous=FULL, 2), process-crash does not (NORMAL, 1)."""
+    settings = Settings.from_env({} if setting is None else {"AFTERSALES_DURABILITY": setting})
+    with DecisionLog.open(None, var_dir=tmp_path, durability=settings.durability) as lg:
+        conn, _ = lg._b.pool.acquire()
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == synchronous
+        lg._b.pool.release(conn, True)
+
+
+def test_unknown_durability_is_refused_naming_the_variable():
+    with pytest.raises(SettingsError, match="AFTERSALES_DURABILITY='fast': expected power-loss or process-crash"):
+        Settings.from_env({"AFTERSALES_DURABILITY": "fast"})
 
 
 @pytest.mark.parametrize("url, scheme", [

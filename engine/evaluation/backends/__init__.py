@@ -7,14 +7,16 @@ shared, in `engine.evaluation.evaluate`.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from engine.model import Rule, RuleSet
 
 
 class Matcher(Protocol):
-    def match(self, stage_index: int, env: dict, effective) -> list[Rule]:
-        """The rules of the stage in force on `effective` whose condition holds, in file order."""
+    def match(self, stage_index: int, env: dict, effective) -> Sequence[Rule]:
+        """The rules of the stage in force on `effective` whose condition holds, in file order
+        (read only: the durable backend shares the tuple it remembers)."""
 
 
 def make_matcher(ruleset: RuleSet, backend: str) -> Matcher:

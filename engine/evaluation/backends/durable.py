@@ -152,7 +152,7 @@ class DurableMatcher:
             handle = self._host.add_ruleset(definition) if definition else None
             order = {name: i for i, name in enumerate(by_name)}
             fields = tuple((name, *abstraction(compiler.literals.get(name), name in compiler.raw),
-                            encode if compiler.kinds.get(name, "date") in ("date", "datetime") else None)
+                            encode if compiler.kinds.get(name, "date") in ("date", "datetime") else None, {})
                            for name in sorted(compiler.native_names))
             effective = (abstraction(compiler.literals.get(EFFECTIVE_KEY), False) if compiler.uses_effective
                          else None)
@@ -172,13 +172,13 @@ class DurableMatcher:
         key.extend(computed_values)
         key = tuple(key)
         rules = memo.get(key)
-        if rules is not None:
+        if rules is not None:  # a tuple: the evaluator only reads it, so it is shared, not copied
             self.memo_hits += 1
-            return list(rules)
+            return rules
         fact = {TRUE_KEY: True}
         if effective_value is not None:
             fact[EFFECTIVE_KEY] = effective_value
-        for name, _, _, to_native in fields:
+        for name, _, _, to_native, _ in fields:
             value = env.get(name)
             if value is not None:
                 fact[name] = value if to_native is None else to_native(value)
@@ -186,8 +186,8 @@ class DurableMatcher:
             if value is not None:
                 fact[k] = value
         fired = self._host.fire(handle, fact)
-        rules = [by_name[n] for n in sorted(fired, key=order.__getitem__)]
+        rules = tuple([by_name[n] for n in sorted(fired, key=order.__getitem__)])
         if memo.size:
             self.memo_misses += 1
             memo.put(key, rules)
-        return list(rules)
+        return rules

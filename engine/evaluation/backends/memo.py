@@ -38,20 +38,27 @@ def place(value, literals: tuple, literal_set: frozenset):
 
 def memo_key(fields: tuple, env: dict, effective_value, effective_key) -> list:
     """The memo key of a stage's native facts (more is appended for its computed tests). `fields`
-    is (name, literals, literal set, to_native) per fact; a fact with literals is keyed by its
-    `place` among them, others by value. (The values themselves are read again only on a miss.)"""
+    is (name, literals, literal set, to_native, places) per fact; a fact with literals is keyed by
+    its `place` among them, others by value. (The values themselves are read again only on a miss.)
+    `places` remembers the place of values seen before (value → place; a dict look-up instead of a
+    conversion and a bisection: bench/RESULTS.md, issue 14), at most MEMO_SIZE of them."""
     key = []
     append = key.append
     if effective_key is not None and effective_value is not None:
         append(place(effective_value, *effective_key))
-    for name, literals, literal_set, to_native in fields:
+    for name, literals, literal_set, to_native, places in fields:
         value = env.get(name)
         if value is None:
             append(None)
-            continue
-        if to_native is not None:  # dates and date-times; other kinds are sent as they are
-            value = to_native(value)
-        append(value if literals is None else place(value, literals, literal_set))
+        elif literals is None:
+            append(value if to_native is None else to_native(value))  # dates and date-times: as sent
+        else:
+            where = places.get(value)
+            if where is None:
+                where = place(value if to_native is None else to_native(value), literals, literal_set)
+                if len(places) < MEMO_SIZE:
+                    places[value] = where
+            append(where)
     return key
 
 

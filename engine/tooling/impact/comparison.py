@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from engine.errors import CaseError, DecisionConflict
 from engine.evaluation.case import read_as_of
+from engine.evaluation.evaluate import evaluate
 from engine.rulebook import RuleBook
 
 EXAMPLES = 3
@@ -37,14 +38,14 @@ def decide(book: RuleBook, ruleset: str, case, as_of) -> Outcome:
     loaded = book.rulesets.get(ruleset)
     if loaded is None:
         return Outcome("no_ruleset", detail=f"no rule set {ruleset}")
-    try:
-        d = loaded.decide(case, as_of=as_of)
+    try:  # no explanation: only the outputs and the fired rule ids are compared (`sets`, in firing order)
+        d = evaluate(loaded.ruleset, loaded.matcher, case, as_of, "none")
     except CaseError as e:
         return Outcome("rejected", detail="; ".join(f"{k}: {' '.join(v)}" for k, v in e.errors.items()))
     except DecisionConflict as e:
         return Outcome("conflict", detail=str(e))
     deciders = {o: list(r.winners) for o, r in d.resolution.items() if r.winners}  # engine.evaluation.resolution
-    return Outcome("decided", d.outputs, [f["id"] for f in d.fired], deciders)
+    return Outcome("decided", d.outputs, list(d.sets), deciders)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class Aggregate:
     transitions: Counter = field(default_factory=Counter)  # (ruleset, output, before, after) → cases
     money: dict = field(default_factory=dict)  # (ruleset, output) → Money
     examples: dict = field(default_factory=dict)  # transition key → [example] (lowest indexes)
+    n_examples: int = EXAMPLES  # examples kept per transition (--examples)
 
     def merge(self, other: "Aggregate"):
         self.cases += other.cases
@@ -114,7 +116,7 @@ class Aggregate:
             mine = self.examples.setdefault(k, [])
             mine.extend(ex)
             mine.sort(key=lambda e: e["index"])
-            del mine[EXAMPLES:]
+            del mine[self.n_examples:]
 
 
 class Comparer:
@@ -132,7 +134,7 @@ class Comparer:
                     self.types.setdefault((name, o), out.result_type)
 
     def run(self, start: int, lines: list[str]) -> Aggregate:
-        agg = Aggregate()
+        agg = Aggregate(n_examples=self.n_examples)
         for i, line in enumerate(lines, start=start):
             if not line.strip():
                 continue

@@ -83,15 +83,15 @@ class _Decider:
         start = index[0]
         if index != list(range(start, start + len(index))) or (start - 1) % CHUNK:
             raise RuntimeError(f"impact: the batch from line {start} is not a block of consecutive lines")
-        agg = Aggregate()
+        agg = Aggregate(n_examples=self.comparer.n_examples)
         for i in range(0, len(lines), CHUNK):  # the local engine's chunks, merged as it merges them
             agg.merge(self.comparer.run(start + i, lines[i:i + CHUNK]))
         return pa.table({"start": [start], "aggregate": [pickle.dumps(agg)]})
 
 
-def _merge_in_order(batches) -> Aggregate:
+def _merge_in_order(batches, examples: int) -> Aggregate:
     """The partial Aggregates of the blocks, merged in line order as they arrive."""
-    total, ahead, next_start = Aggregate(), {}, 1
+    total, ahead, next_start = Aggregate(n_examples=examples), {}, 1
     for batch in batches:
         for start, blob in zip(batch.column("start").to_pylist(), batch.column("aggregate").to_pylist()):
             ahead[start] = blob
@@ -145,7 +145,7 @@ def compare(base_dir, current_dir, lines: Iterable[str], ruleset=None, as_of=Non
                                  compute=ray.data.ActorPoolStrategy(size=actors),
                                  fn_constructor_args=(rule_texts(base_dir), rule_texts(current_dir), ruleset,
                                                       default_as_of, examples)))
-        return _merge_in_order(partials.iter_batches(batch_size=None, batch_format="pyarrow")), problems
+        return _merge_in_order(partials.iter_batches(batch_size=None, batch_format="pyarrow"), examples), problems
     finally:
         if started:
             ray.shutdown()

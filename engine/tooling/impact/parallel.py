@@ -39,7 +39,7 @@ def compare(base_dir, current_dir, lines: list[str], ruleset=None, as_of=None, j
     problems = {"base": [str(p) for p in base.all_problems()], "current": [str(p) for p in current.all_problems()]}
     default_as_of = as_of or read_as_of(None).isoformat()
     jobs = jobs or os.cpu_count() or 1
-    total = Aggregate()
+    total = Aggregate(n_examples=examples)
     chunks = [(i + 1, lines[i:i + CHUNK]) for i in range(0, len(lines), CHUNK)]
     with tqdm(total=len(lines), desc="impact", unit=" cases", file=sys.stderr, leave=False,
               disable=None if progress else True) as bar:

@@ -235,6 +235,16 @@ def test_parallel_and_serial_runs_give_the_same_report(repo, tmp_path):
     assert a["changed"] == changed
 
 
+def test_examples_per_transition_are_as_many_as_asked_over_many_chunks(repo, tmp_path):
+    """--examples 1 over several chunks: one example per transition, the lowest case (before: the
+    merge of chunks kept up to 3, from different chunks)."""
+    lines = [json.dumps(r) for r in corpus(impact.PARALLEL_FROM + 700, seed=5)]
+    with impact.BaseRules("HEAD~1", repo / "rules") as base:
+        agg, _ = impact.compare(base.folder, repo / "rules", lines, jobs=1, examples=1)
+    assert agg.examples and all(len(ex) == 1 for ex in agg.examples.values())
+    assert any(total > 1 for total in agg.transitions.values())
+
+
 class _Terminal(io.StringIO):
     def isatty(self):
         return True
@@ -292,3 +302,33 @@ def test_a_bad_since_or_until_exits_2_naming_the_option(repo, tmp_path, capsys, 
     rc, out, err = _run(capsys, "--base", "HEAD~1", "--rules", str(repo / "rules"), "--log", option, value)
     assert rc == 2 and out == ""
     assert f"impact: {option} {value!r}" in err and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["warranty", "scrap_pricing", "depreciation", "sla"])
+def test_impact_decides_without_explanation_as_the_api_does(books, name):
+    """Impact skips the explanation (engine.tooling.impact.comparison.decide): its outputs and fired
+    rules must be the API decision's, case for case."""
+    from hypothesis import HealthCheck, given, settings
+
+    from engine.errors import CaseError, DecisionConflict
+    from engine.evaluation.case import read_as_of
+    from engine.tooling.impact.comparison import decide
+    from tests.strategies import cases, generator
+
+    book = books["python"]
+    loaded = book.get(name)
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(drawn=cases(generator(loaded)))
+    def check(drawn):
+        case, as_of = drawn
+        got = decide(book, name, case, read_as_of(as_of.isoformat()))
+        try:
+            d = loaded.decide(case, as_of=as_of.isoformat())
+        except (CaseError, DecisionConflict):
+            assert got.status in ("rejected", "conflict")
+            return
+        assert (got.status, got.outputs, got.fired) == ("decided", d.to_json()["decision"],
+                                                        [f["id"] for f in d.fired])
+
+    check()
