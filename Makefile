@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 LOCKENV := /tmp/aftersales-lock
 UV     := $(LOCKENV)/bin/uv
 
-.PHONY: run test test-fast lock bench bench-deps bench-engine bench-http bench-startup bench-impact bench-hardening bench-soak bench-profile clean
+.PHONY: run test test-fast lock bench bench-deps bench-engine bench-http bench-startup bench-impact bench-export bench-hardening bench-soak bench-profile clean
 
 # The venv holds exactly the locked set, every file checked against its hash. The build tools come
 # first, from their own lock: durable-rules builds from its sdist, and pip's build isolation would
@@ -28,11 +28,13 @@ run: $(VENV)/.runtime
 	AFTERSALES_MODE=development $(BIN)/aftersales serve --port $(PORT)
 
 # pytest runs under tests/pg_harness.sh: a throw-away PostgreSQL on loopback for the decision-log tests.
-# tests/browser_setup.sh installs Debian's chromium for the browser tests, which must run here (not skip).
+# tests/browser_setup.sh installs Debian's chromium for the browser tests, which must run here (not skip);
+# tests/office_setup.sh LibreOffice for the workbook test of a LibreOffice-saved file (likewise).
 # The YAML rule tests run inside pytest (tests/engine/tooling/test_rule_tests.py, both backends, 100% coverage).
 test: $(VENV)/.test
 	bash tests/browser_setup.sh
-	AFTERSALES_REQUIRE_BROWSER=1 bash tests/pg_harness.sh $(BIN)/python -m pytest
+	bash tests/office_setup.sh
+	AFTERSALES_REQUIRE_BROWSER=1 AFTERSALES_REQUIRE_OFFICE=1 bash tests/pg_harness.sh $(BIN)/python -m pytest
 	$(BIN)/lint-imports
 
 # Everything but the end-to-end tests (tests/e2e/: real servers, the browser, schemathesis, hardening runs),
@@ -71,6 +73,10 @@ bench-startup: bench-deps
 
 bench-impact: bench-deps
 	$(BIN)/python bench/impact.py --cases 1000000
+
+# 1,000,000 logged decisions (about 5 GB of SQLite under /tmp) exported to Parquet: wall time and peak RSS.
+bench-export: bench-deps
+	$(BIN)/python bench/export_parquet.py --decisions 1000000 --json bench/results/export.json
 
 bench-hardening: bench-deps
 	$(BIN)/python bench/hardening.py concurrency --seconds 60

@@ -15,10 +15,12 @@ from engine.errors import RulesError
 from .check import check
 from .common import fail_rules
 from .decide import eval_, explain, rulesets
+from .export import export
 from .impact import impact_
 from .release import release
 from .replay import replay
 from .ruletest import test
+from .sheet import sheet
 
 
 class _Commands(click.Group):
@@ -66,7 +68,7 @@ def serve(host, port, workers) -> int:
     return run(host, port, workers)
 
 
-for _command in (eval_, rulesets, check, test, impact_, explain, serve, release, replay):
+for _command in (eval_, rulesets, check, test, impact_, explain, serve, release, replay, export, sheet):
     commands.add_command(_command)
 
 

@@ -7,7 +7,7 @@ from aftersales.cli import main
 
 from tests.conftest import ROOT
 
-COMMANDS = ["eval", "rulesets", "check", "test", "impact", "explain", "serve", "release", "replay"]
+COMMANDS = ["eval", "rulesets", "check", "test", "impact", "explain", "serve", "release", "replay", "export", "sheet"]
 
 
 def test_help_lists_every_command_with_its_help_line(capsys):
