@@ -225,7 +225,7 @@ def test_an_enum_value_with_surrounding_spaces_is_trimmed_and_an_unknown_one_lis
     plain = post(client, "/v1/decisions/warranty", json.dumps({"case": WARRANTY_CASE, "as_of": AS_OF}))
     assert trimmed.status_code == 200 and trimmed.get_json()["decision"] == plain.get_json()["decision"]
     r = post(client, "/v1/decisions/warranty", json.dumps({"case": dict(WARRANTY_CASE, fault_cause="manu facturing")}))
-    assert r.status_code == 422 and "manufacturing, misuse" in r.get_json()["errors"]["case.fault_cause"][0]
+    assert r.status_code == 422 and "manufacturing（制造质量）, misuse（使用、维护、保管不当）" in r.get_json()["errors"]["case.fault_cause"][0]
 
 
 # --- item 16: the CLI -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from releases.store import ReleaseStore
 from ..api.ui.test_release_pages import SCRAP_CASE
 from ..conftest import ROOT, RULES
 from .test_serve import Server, call
-from .test_ui_browser import DESKTOP, browser, shot  # noqa: F401 - browser is a fixture
+from .test_ui_browser import DESKTOP, shot
 
 AUTHOR, DESK = "alice-token-0123456789", "desk-token-0123456789"
 TOKENS = f"alice:{AUTHOR}:author,desk:{DESK}:decide"

@@ -16,7 +16,7 @@ from releases.store import ReleaseStore
 from ..api.ui.test_release_pages import REMOTE_MAX
 from ..conftest import RULES
 from .test_serve import Server
-from .test_ui_browser import DESKTOP, browser, shot  # noqa: F401 - browser is a fixture
+from .test_ui_browser import DESKTOP, shot
 
 APPROVER = "bob-token-0123456789"
 TOKENS = f"alice:alice-token-0123456789:author,bob:{APPROVER}:approver,auditor:audit-token-0123456789:audit"

@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import urllib.request
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -17,33 +16,9 @@ import pytest
 from ..conftest import ROOT, RULES
 from .test_serve import Server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "artifacts" / "ui"
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 AS_OF = "2026-11-25T10:00"
-
-
-def _missing(reason: str):
-    if os.environ.get("AFTERSALES_REQUIRE_BROWSER"):
-        pytest.fail(f"{reason} (AFTERSALES_REQUIRE_BROWSER is set: `make test` needs the browser tests; "
-                    "run `bash tests/browser_setup.sh` as root)")
-    pytest.skip(f"{reason}: run `bash tests/browser_setup.sh` (or `make test`, which does)")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} not found")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install -e '.[test]')")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="session")
