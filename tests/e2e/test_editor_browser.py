@@ -6,18 +6,14 @@ with their diffs; nothing goes live. With AFTERSALES_UPDATE_SCREENSHOTS=1 the ed
 to docs/screenshots/ (editor.png, editor-impact.png)."""
 import os
 import re
-import shutil
-import signal
 
 import pytest
 
-from db import Database
-from releases.governance import Governance
-from releases.store import ReleaseStore
 
 from ..api.ui.test_release_pages import SCRAP_CASE
-from ..conftest import ROOT, RULES
-from .test_serve import Server, call
+from ..conftest import ROOT
+from .test_serve import call
+from .test_release_pages_browser import serve_with
 from .test_ui_browser import DESKTOP, shot
 
 AUTHOR, DESK = "alice-token-0123456789", "desk-token-0123456789"
@@ -33,13 +29,7 @@ about 11 s on an idle core, several times that on the shared 2-core build machin
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    shutil.copytree(RULES, tmp_path / "rules")  # with the rule tests: the preview runs them
-    monkeypatch.setenv("AFTERSALES_TOKENS", TOKENS)
-    server = Server(tmp_path, workers=1)
-    gov = Governance(ReleaseStore(Database.from_url(None, tmp_path / "var")), background=False)
-    yield server, gov
-    server.kill(signal.SIGTERM)
-    gov.store.close()
+    yield from serve_with(tmp_path, monkeypatch, TOKENS)
 
 
 def decide(server, ruleset, case, times):

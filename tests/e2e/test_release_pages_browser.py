@@ -22,16 +22,20 @@ APPROVER = "bob-token-0123456789"
 TOKENS = f"alice:alice-token-0123456789:author,bob:{APPROVER}:approver,auditor:audit-token-0123456789:audit"
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    """A server with tokens, and the workflow on its database (the test is another host of it)."""
+def serve_with(tmp_path, monkeypatch, tokens: str):
+    """A server with `tokens`, and the workflow on its database (the test is another host of it)."""
     shutil.copytree(RULES, tmp_path / "rules")  # with the rule tests: the evidence runs them
-    monkeypatch.setenv("AFTERSALES_TOKENS", TOKENS)
+    monkeypatch.setenv("AFTERSALES_TOKENS", tokens)
     server = Server(tmp_path, workers=1)
     gov = Governance(ReleaseStore(Database.from_url(None, tmp_path / "var")), background=False)
     yield server, gov
     server.kill(signal.SIGTERM)
     gov.store.close()
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    yield from serve_with(tmp_path, monkeypatch, TOKENS)
 
 
 def test_an_approver_reads_the_diff_and_evidence_then_approves_and_activates(browser, served):  # noqa: F811
