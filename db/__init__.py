@@ -110,15 +110,17 @@ a file lock beside the database file."""
 
 
 @contextmanager
-def lock(db: Database, conn, name: str):
-    """Hold the lock `name` (LOCKS) while the block runs; `conn` is a connection the caller keeps
-    open meanwhile (the lock is its session's on PostgreSQL)."""
+def lock(db: Database, engine: Engine, name: str):
+    """Hold the lock `name` (LOCKS) while the block runs: on PostgreSQL the session lock of a
+    connection kept open meanwhile; on SQLite a file lock taken before any connection is opened (the
+    first connection turns the file to WAL, which concurrent first connections would find locked)."""
     if db.kind == "postgresql":
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCKS[name]})
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCKS[name]})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCKS[name]})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCKS[name]})
         return
     with open(db.sqlite_path.with_name(f"{db.sqlite_path.name}.{name}.lock"), "ab") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
@@ -135,7 +137,7 @@ def migrate(db: Database, engine: Engine | None = None, to: str = "head") -> Non
     own = engine is None
     engine = engine or db.engine()
     try:
-        with engine.connect() as lock_conn, lock(db, lock_conn, "migrate"):
+        with lock(db, engine, "migrate"):
             with engine.begin() as conn:
                 tables = set(inspect(conn).get_table_names())
                 if "alembic_version" not in tables and "decisions" in tables:

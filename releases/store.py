@@ -125,7 +125,7 @@ class ReleaseStore:
         """One process of all hosts at a time (publishing the rules folder: two hosts starting on an
         empty database must not both import it)."""
         try:
-            with self.engine.connect() as conn, lock(self.db, conn, "publish"):
+            with lock(self.db, self.engine, "publish"):
                 yield
         except SQLAlchemyError as e:
             raise self._unavailable(e) from None
