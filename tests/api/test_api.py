@@ -231,3 +231,19 @@ def test_a_rule_set_description_gives_each_enum_value_its_label(client):
     inputs = client.get("/v1/rulesets/warranty").get_json()["inputs"]
     assert inputs["request"]["values"][:2] == ["repair", "exchange"]
     assert inputs["request"]["labels"]["repair"] == "修理" and inputs["request"]["labels"]["exchange"] == "换货"
+
+
+def test_a_refused_rule_file_is_explained_in_the_language_the_client_asks_for(tmp_path):
+    app = make_app(tmp_path)
+    with open(tmp_path / "rules" / "sla.yaml", "a", encoding="utf-8") as f:
+        f.write("ruleset: sla\n  bad: [\n")
+    app.extensions["aftersales"].source.reload()
+    client = app.test_client()
+
+    def sla_error(language):
+        rulesets = client.get("/v1/rulesets", headers={"Accept-Language": language}).get_json()["rulesets"]
+        return next(r for r in rulesets if r["name"] == "sla")["error"][0]["message"]
+
+    assert sla_error("en-US,en;q=0.9").startswith("YAML syntax: mapping values are not allowed here")
+    chinese = sla_error("zh-CN,zh;q=0.9,en;q=0.8")
+    assert chinese.startswith("YAML 语法：") and "mapping" not in chinese
