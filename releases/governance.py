@@ -31,7 +31,7 @@ from typing import Callable, Iterable
 
 from engine.errors import RulesError
 
-from .snapshot import Snapshot, compile_snapshot
+from .snapshot import Compiled, Snapshot, compile_snapshot
 from .store import ReleaseStore, utcnow
 
 log = logging.getLogger("aftersales.releases")
@@ -159,8 +159,8 @@ class Governance:
         return self._create(snap, actor.name, message, "api", parent or self.store.active())
 
     def _create(self, snap: Snapshot, author: str, message: str, origin: str, parent: str | None,
-                status: str = "draft") -> dict:
-        compiled = compile_snapshot(snap)
+                status: str = "draft", compiled: Compiled | None = None) -> dict:
+        compiled = compiled or compile_snapshot(snap)
         rulesets = {name: {"digest": rs.digest, "version": rs.version} for name, rs in compiled.rulesets.items()}
         problems = [p.as_dict() for p in compiled.problems]
         return self.store.create(snap, author=author, message=message, origin=origin, parent=parent,
@@ -291,7 +291,8 @@ class Governance:
             last = self.store.latest(("import", "development"))
             if (last is not None and last["digest"] == snap.digest) or (origin == "import" and self.store.active()):
                 return None
-            rel = self._create(snap, actor, message, origin, self.store.active(), status="approved")
+            rel = self._create(snap, actor, message, origin, self.store.active(), status="approved",
+                               compiled=compiled)
             self.store.activate(rel["id"], utcnow(), kind=origin, actor=actor,
                                 reason=f"{origin}: activated without review")
         return rel
