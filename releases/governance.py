@@ -23,6 +23,7 @@ recorded with their origin, never through the API.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 import threading
 import time
 from dataclasses import dataclass
@@ -81,12 +82,11 @@ def _text(value, what: str, required: bool) -> str | None:
     return value.strip()
 
 
-def state_of(release: dict, activations: list, current: str | None, now: datetime) -> tuple[str, datetime | None]:
-    """(state, the instant it is scheduled for or None): the stored status, or what the
-    activations make of it at `now`."""
+def state_of(release: dict, mine: list, current: str | None, now: datetime) -> tuple[str, datetime | None]:
+    """(state, the instant it is scheduled for or None): the stored status, or what the release's own
+    activations (`mine`) make of it at `now`; `current` is the active release (ReleaseStore.active)."""
     if release["id"] == current:
         return "active", None
-    mine = [a for a in activations if a["release_id"] == release["id"]]
     future = [a["effective_at"] for a in mine if a["effective_at"] > now]
     if future:
         return "scheduled", min(future)
@@ -111,8 +111,8 @@ class Governance:
             raise WorkflowError(404, "unknown-release", f"no release {str(rid)[:40]!r}")
         return rel
 
-    def _view(self, rel: dict, activations: list, current: str | None, now: datetime) -> dict:
-        state, at = state_of(rel, activations, current, now)
+    def _view(self, rel: dict, mine: list, current: str | None, now: datetime) -> dict:
+        state, at = state_of(rel, mine, current, now)
         out = {k: rel[k] for k in ("id", "digest", "parent", "author", "message", "origin", "status",
                                    "rulesets", "evidence_state", "evidence_progress")}
         out |= {"created_at": rel["created_at"].isoformat(), "state": state,
@@ -120,21 +120,24 @@ class Governance:
         return out
 
     def list(self) -> list[dict]:
-        now, activations = utcnow(), self.store.activations()
-        current = _current(activations, now)
-        return [self._view(r, activations, current, now) for r in self.store.list()]
+        now, by_release = utcnow(), defaultdict(list)
+        for a in self.store.activations():
+            by_release[a["release_id"]].append(a)
+        current = self.store.active(now)
+        return [self._view(r, by_release[r["id"]], current, now) for r in self.store.list()]
 
     def show(self, rid: str) -> dict:
         rel = self._get(rid)
-        now, activations = utcnow(), self.store.activations()
-        out = self._view(rel, activations, _current(activations, now), now)
+        now = utcnow()
+        mine = [a for a in self.store.activations() if a["release_id"] == rid]
+        out = self._view(rel, mine, self.store.active(now), now)
         out["load_problems"] = rel["load_problems"]
         out["evidence"] = rel["evidence"]
         out["events"] = [{"action": e["action"], "actor": e["actor"], "at": e["at"].isoformat(),
                           "reason": e["reason"], "detail": e["detail"]} for e in self.store.events(rid)]
         out["activations"] = [{"effective_at": a["effective_at"].isoformat(), "kind": a["kind"],
                                "actor": a["actor"], "emergency": a["emergency"]}
-                              for a in activations if a["release_id"] == rid]
+                              for a in mine]
         return out
 
     def snapshot(self, rid: str) -> Snapshot:
@@ -250,9 +253,9 @@ class Governance:
         now = utcnow()
         if at is not None and at < now - timedelta(seconds=SCHEDULE_SLACK_S):
             raise WorkflowError(422, "invalid-request", f"at {at.isoformat()} is in the past")
-        activations = self.store.activations()
-        if rel["status"] != "approved" or any(a["release_id"] == rid for a in activations):
-            state, _ = state_of(rel, activations, _current(activations, now), now)
+        mine = [a for a in self.store.activations() if a["release_id"] == rid]
+        if rel["status"] != "approved" or mine:
+            state, _ = state_of(rel, mine, self.store.active(now), now)
             raise WorkflowError(409, "wrong-state", f"release {rid} is {state}: only an approved release not yet "
                                 "activated can be activated (an earlier one: rollback)")
         self.store.activate(rid, max(at or now, now), kind="activate", actor=actor.name, reason=reason)
@@ -263,7 +266,7 @@ class Governance:
         _require(actor, "approver", "admin")
         reason = _text(reason, "reason", True)
         now, activations = utcnow(), self.store.activations()
-        current = _current(activations, now)
+        current = self.store.active(now)
         past = [a["release_id"] for a in activations if a["effective_at"] <= now]
         if to is None:
             earlier = [r for r in reversed(past) if r != current]
@@ -297,7 +300,3 @@ class Governance:
                                 reason=f"{origin}: activated without review")
         return rel
 
-
-def _current(activations: list, now: datetime) -> str | None:
-    past = [a for a in activations if a["effective_at"] <= now]
-    return max(past, key=lambda a: (a["effective_at"], a["seq"]))["release_id"] if past else None

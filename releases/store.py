@@ -183,12 +183,5 @@ class ReleaseStore:
             sa.select(*SUMMARY).where(releases.c.origin.in_(origins)).order_by(releases.c.seq.desc()).limit(1)).first())
         return _row(r) if r else None
 
-    def ping(self) -> bool:
-        try:
-            self._run(lambda conn: conn.execute(sa.text("SELECT 1")))
-            return True
-        except StoreUnavailable:
-            return False
-
     def close(self) -> None:
         self.engine.dispose()
