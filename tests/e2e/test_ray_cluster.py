@@ -29,21 +29,25 @@ pytest.importorskip("ray")  # the test extra installs it (make test); never skip
 CASES = 100_000
 """Generated scrap cases: the whole test takes ~55 s on the 2-core build machine (generating 12 s,
 the local engine 7 s, the cluster 10 s, Ray 19 s)."""
-PORTS = 130  # free loopback ports: the GCS and Ray Client, then 60 for each node (its own and its workers')
+PORTS = 130  # free ports: the GCS, the autoscaler's metrics, then 60 for each node (its own and its workers')
 START_SECONDS = 120  # `ray start` of a node, on a loaded 2-core machine
 STOP_SECONDS = 10  # after SIGTERM; then SIGKILL (ray start --block may take longer to stop its node)
 BIN = Path(sys.executable).parent
+NODE_IP = "127.0.0.2"
+"""A loopback address other than 127.0.0.1: Ray 2.60 replaces 127.0.0.1 by the machine's own address
+(services.resolve_ip_for_localhost), so the nodes would register, and some agents listen, there."""
 
 
 def _free_run(n: int) -> int:
-    """The first of n consecutive ports in FIRST–LAST that nothing on 127.0.0.1 holds."""
+    """The first of n consecutive ports in FIRST–LAST that nothing holds on any address (Ray's
+    gRPC servers listen on every interface, whatever the node's address)."""
     rng = random.Random()
     for _ in range(100):
         first = rng.randint(FIRST, LAST - n)
         try:
             for port in range(first, first + n):
                 with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
+                    s.bind(("", port))
         except OSError:
             continue
         return first
@@ -56,7 +60,7 @@ def _node_args(first: int) -> list[str]:
              "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
     args = [f"{name}={first + i}" for i, name in enumerate(names)]
     return args + [f"--min-worker-port={first + 10}", f"--max-worker-port={first + 59}",
-                   "--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats", "--block",
+                   "--num-cpus=1", f"--node-ip-address={NODE_IP}", "--disable-usage-stats", "--block",
                    "--object-store-memory=300000000"]
 
 
@@ -65,13 +69,15 @@ class Cluster:
 
     def __init__(self, tmp: Path):
         self.first = _free_run(PORTS)
-        self.address = f"127.0.0.1:{self.first}"
+        self.address = f"{NODE_IP}:{self.first}"
         self.tmp = tmp
         tmp.mkdir()
         self.procs = []
         # its own token: the default one (~/.ray/auth_token) is shared with every other Ray on the machine
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
-                    "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+                    "RAY_AUTH_TOKEN": secrets.token_hex(32),
+                    # the head's autoscaler serves its metrics here (by default on port 44217)
+                    "AUTOSCALER_METRIC_PORT": str(self.first + 2)}
 
     def start(self):
         first = self.first
