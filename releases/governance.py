@@ -120,16 +120,16 @@ class Governance:
         return out
 
     def list(self) -> list[dict]:
-        now, by_release = utcnow(), defaultdict(list)
-        for a in self.store.activations():
+        now, by_release, listed = utcnow(), defaultdict(list), self.store.list()
+        for a in self.store.activations([r["id"] for r in listed]):
             by_release[a["release_id"]].append(a)
         current = self.store.active(now)
-        return [self._view(r, by_release[r["id"]], current, now) for r in self.store.list()]
+        return [self._view(r, by_release[r["id"]], current, now) for r in listed]
 
     def show(self, rid: str) -> dict:
         rel = self._get(rid)
         now = utcnow()
-        mine = [a for a in self.store.activations() if a["release_id"] == rid]
+        mine = self.store.activations([rid])
         out = self._view(rel, mine, self.store.active(now), now)
         out["load_problems"] = rel["load_problems"]
         out["evidence"] = rel["evidence"]
@@ -253,7 +253,7 @@ class Governance:
         now = utcnow()
         if at is not None and at < now - timedelta(seconds=SCHEDULE_SLACK_S):
             raise WorkflowError(422, "invalid-request", f"at {at.isoformat()} is in the past")
-        mine = [a for a in self.store.activations() if a["release_id"] == rid]
+        mine = self.store.activations([rid])
         if rel["status"] != "approved" or mine:
             state, _ = state_of(rel, mine, self.store.active(now), now)
             raise WorkflowError(409, "wrong-state", f"release {rid} is {state}: only an approved release not yet "
@@ -265,16 +265,15 @@ class Governance:
         """Activate an earlier active release again (default: the one active before the current)."""
         _require(actor, "approver", "admin")
         reason = _text(reason, "reason", True)
-        now, activations = utcnow(), self.store.activations()
+        now = utcnow()
         current = self.store.active(now)
-        past = [a["release_id"] for a in activations if a["effective_at"] <= now]
         if to is None:
-            earlier = [r for r in reversed(past) if r != current]
-            if not earlier:
+            to = self.store.previously_active(now, other_than=current)
+            if to is None:
                 raise WorkflowError(409, "nothing-to-roll-back", "no earlier release was ever active")
-            to = earlier[0]
         self._get(to)
-        if to == current or to not in past:
+        was_active = any(a["effective_at"] <= now for a in self.store.activations([to]))
+        if to == current or not was_active:
             raise WorkflowError(409, "wrong-state", f"release {to} is {'active' if to == current else 'never active'}: "
                                 "a rollback activates an earlier active release")
         emergency = not actor.has("approver")

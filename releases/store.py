@@ -164,11 +164,20 @@ class ReleaseStore:
             .order_by(release_events.c.seq)).all())
         return [_row(r) for r in rows]
 
-    def activations(self) -> list[dict]:
+    def activations(self, release_ids: list[str]) -> list[dict]:
+        """The activations of these releases (at most MAX_LIST of them), oldest first."""
+        a = release_activations
         rows = self._run(lambda conn: conn.execute(
-            sa.select(release_activations).order_by(release_activations.c.effective_at,
-                                                    release_activations.c.seq)).all())
+            sa.select(a).where(a.c.release_id.in_(release_ids[:MAX_LIST]))
+            .order_by(a.c.effective_at, a.c.seq)).all())
         return [_row(r) for r in rows]
+
+    def previously_active(self, now: datetime, other_than: str | None) -> str | None:
+        """The release of the latest activation in effect by `now` that is not `other_than`."""
+        a = release_activations
+        return self._run(lambda conn: conn.execute(
+            sa.select(a.c.release_id).where(a.c.effective_at <= now, a.c.release_id != other_than)
+            .order_by(a.c.effective_at.desc(), a.c.seq.desc()).limit(1)).scalar())
 
     def active(self, now: datetime | None = None) -> str | None:
         """The id of the release active at `now` (default: now); None before the first activation."""

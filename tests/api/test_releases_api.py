@@ -166,6 +166,27 @@ def test_a_release_walks_from_draft_to_active_and_is_rolled_back(app):
     assert actions[:3] == ["created", "submitted", "evidence"] and actions[3:] == ["approved", "activate"]
 
 
+def test_a_rollback_goes_back_one_release_at_a_time_and_only_to_one_that_was_active(app):
+    r = as_(app, "bob").post("/v1/releases/rollback", {"reason": "nothing before r1"})
+    assert r.status_code == 409 and r.get_json()["type"].endswith("/nothing-to-roll-back")
+    second = submitted(app, tiny())
+    assert as_(app, "bob").post(f"/v1/releases/{second}/approve").status_code == 200
+    assert as_(app, "bob").post(f"/v1/releases/{second}/activate").get_json()["state"] == "active"
+    never = submitted(app, tiny(rules=TINY.replace('version: "1"', 'version: "2"')))
+    assert as_(app, "bob").post(f"/v1/releases/{never}/approve").status_code == 200
+
+    r = as_(app, "bob").post("/v1/releases/rollback", {"to": never, "reason": "skip ahead"})
+    assert r.status_code == 409 and "never active" in r.get_json()["detail"]
+    r = as_(app, "ada").post("/v1/releases/rollback", {"reason": "shipping rule wrong, no approver reachable"})
+    assert r.status_code == 200 and (r.get_json()["id"], r.get_json()["state"]) == ("r1", "active")
+    assert r.get_json()["activations"][-1]["emergency"] is True  # an admin alone: recorded as an emergency
+    r = as_(app, "bob").post("/v1/releases/rollback", {"reason": "the fix was right after all"})
+    assert r.status_code == 200 and (r.get_json()["id"], r.get_json()["state"]) == (second, "active")
+    assert r.get_json()["activations"][-1]["emergency"] is False
+    listed = {x["id"]: x["state"] for x in as_(app, "aud").get("/v1/releases").get_json()["releases"]}
+    assert (listed["r1"], listed[second], listed[never]) == ("superseded", "active", "approved")
+
+
 def test_the_author_cannot_approve_their_own_release(app):
     rid = submitted(app, tiny(), author="cat")  # cat holds both roles: the person, not the token, is refused
     r = as_(app, "cat").post(f"/v1/releases/{rid}/approve", {"reason": "looks right to me"})
