@@ -86,6 +86,29 @@ def test_a_folder_of_case_files_reads_as_one_file(local_ray, lower_floor, corpus
 
 
 @pytest.mark.e2e
+def test_the_decision_log_replays_on_ray_as_locally(local_ray, lower_floor, corpus, tmp_path, monkeypatch, capsys):
+    """`--log` streams the log to the cluster in blocks of LOG_BLOCK lines: more than one block here."""
+    from datetime import datetime, timedelta, timezone
+
+    from aftersales.impact import LOG_BLOCK
+    from api.decision_log import DecisionLog, LogEntry
+
+    var = tmp_path / "var"
+    monkeypatch.setenv("AFTERSALES_VAR", str(var))
+    monkeypatch.delenv("AFTERSALES_DATABASE_URL", raising=False)
+    readable = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.startswith("{\"")]
+    start = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    with DecisionLog.open(None, var) as dlog:
+        dlog.record([LogEntry(c["decision_id"], start + timedelta(seconds=i), "scrap_pricing", "1", "sha256:x",
+                              c["as_of"], c["case"], {}, [], 1.0, "test") for i, c in enumerate(readable)])
+    assert len(readable) > LOG_BLOCK
+    argv = ["impact", "--base", str(RULES), "--against", str(lower_floor), "--log", "--since", "2026-11-01"]
+    on_ray = _report(argv + ["--engine", "ray"], capsys)
+    assert on_ray == _report(argv, capsys) and on_ray["cases"] == len(readable)
+    assert on_ray["rulesets"]["scrap_pricing"]["money"]["floor_price"]["cases_down"] > 100
+
+
+@pytest.mark.e2e
 def test_no_cases_is_an_empty_report(local_ray, tmp_path):
     agg, problems = distributed.compare(RULES, RULES, [])
     assert agg == impact.Aggregate() and problems == {"base": [], "current": []}
