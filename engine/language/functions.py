@@ -12,13 +12,12 @@ its own, never a key among the facts.
 """
 from __future__ import annotations
 
+from calendar import monthrange
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
-
-from dateutil.relativedelta import relativedelta
 
 from engine.errors import ExpressionError
 from engine.types import BOOLEAN, CHINA, DATE, DATETIME, DECIMAL, INTEGER, MONEY, NULL, Type, money
@@ -162,7 +161,13 @@ def _sum(values):
 
 
 def add_months(d: date, n: int) -> date:
-    return d + relativedelta(months=n)
+    """`n` calendar months after `d`, the day kept or cut to the month's last (Jan 31 + 1 = Feb 28/29):
+    dateutil's relativedelta(months=n), without its cost (5–8 % of a warranty decision profiled)."""
+    year, month = divmod(d.year * 12 + d.month - 1 + n, 12)
+    month += 1
+    if d.day <= 28:
+        return d.replace(year=year, month=month)
+    return d.replace(year=year, month=month, day=min(d.day, monthrange(year, month)[1]))
 
 
 def months_between(a: date, b: date) -> int:
@@ -237,7 +242,7 @@ def builtin_functions(calendar) -> dict[str, Function]:
         ("days_between", _sig(("date",), ("date",), returns=INTEGER), lambda a, b: (b - a).days),
         ("add_days", _sig(("date",), ("integer",), returns=DATE), lambda d, n: d + timedelta(days=n)),
         ("add_months", _sig(("date",), ("integer",), returns=DATE), add_months),
-        ("add_years", _sig(("date",), ("integer",), returns=DATE), lambda d, n: d + relativedelta(years=n)),
+        ("add_years", _sig(("date",), ("integer",), returns=DATE), lambda d, n: add_months(d, 12 * n)),
         ("months_between", _sig(("date",), ("date",), returns=INTEGER), months_between),
         ("add_hours", _sig(("datetime",), NUM, returns=DATETIME),
          lambda t, h: t + timedelta(seconds=int(Decimal(h) * 3600))),

@@ -135,6 +135,26 @@ def test_date_arithmetic_by_the_calendar(text, d, expected):
     assert value(text, d=d) == expected
 
 
+
+@settings(max_examples=2000, deadline=None)
+@given(d=st.dates(), n=st.integers(-3000 * 12, 3000 * 12))
+def test_add_months_and_add_years_are_dateutils_calendar_months(d, n):
+    """engine.language.functions.add_months replaced relativedelta for speed: the same day-of-month
+    rule everywhere (cut to the month's last day), and the same ValueError past year 1 or 9999."""
+    from dateutil.relativedelta import relativedelta
+
+    from engine.language.functions import add_months
+
+    for mine, theirs in ((lambda: add_months(d, n), lambda: d + relativedelta(months=n)),
+                         (lambda: add_months(d, 12 * (n // 12)), lambda: d + relativedelta(years=n // 12))):
+        try:
+            expected = theirs()
+        except ValueError:
+            with pytest.raises(ValueError):
+                mine()
+        else:
+            assert mine() == expected
+
 # --- the expression sandbox ---------------------------------------------------------------
 
 HOSTILE = [

@@ -392,9 +392,9 @@ def test_round_of_a_whole_number(tmp_path):
 
 
 def test_date_plus_a_huge_integer_is_unknown_with_a_warning(tmp_path):
-    # like add_days(): past year 9999 the value is unknown and the decision says why, never a crash
+    # like add_days() and add_months(): past year 9999 the value is unknown and the decision says why, never a crash
     inputs = "{d: {type: date}, n: {type: integer}}"
-    for expr in ("d + n", "d - n", "add_days(d, n)"):
+    for expr in ("d + n", "d - n", "add_days(d, n)", "add_months(d, n)", "add_years(d, n)"):
         d = probe(tmp_path / expr.replace(" ", "")[:6], expr, "date", inputs, {"d": "2026-01-01", "n": 1_000_000_000})
         assert d.outputs == {}, expr
         assert len(d.warnings) == 1 and "could not be computed" in d.warnings[0], expr
