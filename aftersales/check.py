@@ -70,22 +70,45 @@ def _print_text(book, problems, reports, findings, open_, errors, show_accepted)
     if reports:
         click.echo()
         for r in reports:
-            n_open = len(r.open)
-            click.echo(f"{r.ruleset:16} {r.rules:4} rules  {r.cases:6,} cases ({r.valid:,} valid)  "
-                       f"{r.fired}/{r.rules} rules fired  "
-                       + (f"{n_open} finding{'s' if n_open != 1 else ''}" if n_open else "no findings")
-                       + (f", {len(r.findings) - n_open} accepted" if len(r.findings) > n_open else ""))
+            click.echo(_ruleset_line(r, lang))
     n_rules = sum(len(lr.ruleset.rules) for lr in book.rulesets.values())
-    warnings = len(open_) - len(errors)
-    summary = f"{len(book.rulesets)} rule sets, {n_rules} rules: "
-    if not problems and not open_:
-        summary += "no problems" if not reports else "no problems, no findings"
+    click.echo(_summary(len(book.rulesets), n_rules, len(problems), len(errors), len(open_) - len(errors),
+                        len(findings) - len(open_), bool(reports), show_accepted, lang))
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _ruleset_line(r, lang: str) -> str:
+    """A rule set's line under the findings: rules, cases, coverage, findings open and accepted."""
+    n_open, accepted = len(r.open), len(r.findings) - len(r.open)
+    if lang == "zh":
+        return (f"{r.ruleset:16} {r.rules:4} 条规则  {r.cases:6,} 个案例（有效 {r.valid:,} 个）  "
+                f"触发过的规则 {r.fired}/{r.rules}  " + (f"{n_open} 项发现" if n_open else "没有发现")
+                + (f"，{accepted} 项已接受" if accepted else ""))
+    return (f"{r.ruleset:16} {r.rules:4} rules  {r.cases:6,} cases ({r.valid:,} valid)  {r.fired}/{r.rules} rules fired  "
+            + (_count(n_open, "finding") if n_open else "no findings") + (f", {accepted} accepted" if accepted else ""))
+
+
+def _summary(rulesets: int, rules: int, problems: int, errors: int, warnings: int, accepted: int, analysed: bool,
+             show_accepted: bool, lang: str) -> str:
+    """The last line: what was loaded and, in one phrase, what is wrong with it."""
+    if lang == "zh":
+        out = f"{rulesets} 个规则集，{rules} 条规则："
+        if not problems and not errors and not warnings:
+            out += "没有问题，没有发现" if analysed else "没有问题"
+        else:
+            out += "，".join(([f"{problems} 个加载问题"] if problems else []) + [f"{errors} 个错误", f"{warnings} 个警告"])
+        if accepted:
+            out += f"（YAML 中已接受 {accepted} 项" + ("" if show_accepted else "；--show-accepted 列出它们") + "）"
+        return out
+    out = f"{rulesets} rule sets, {rules} rules: "
+    if not problems and not errors and not warnings:
+        out += "no problems, no findings" if analysed else "no problems"
     else:
-        parts = [f"{len(problems)} load problem{'s' if len(problems) != 1 else ''}"] if problems else []
-        parts += [f"{len(errors)} error{'s' if len(errors) != 1 else ''}",
-                  f"{warnings} warning{'s' if warnings != 1 else ''}"]
-        summary += ", ".join(parts)
-    accepted_n = len(findings) - len(open_)
-    if accepted_n:
-        summary += f" ({accepted_n} accepted in the YAML" + ("" if show_accepted else "; --show-accepted lists them") + ")"
-    click.echo(summary)
+        out += ", ".join(([_count(problems, "load problem")] if problems else [])
+                         + [_count(errors, "error"), _count(warnings, "warning")])
+    if accepted:
+        out += f" ({accepted} accepted in the YAML" + ("" if show_accepted else "; --show-accepted lists them") + ")"
+    return out

@@ -188,6 +188,25 @@ def test_cli_check_prints_load_problems_in_chinese_by_locale(tmp_path, capsys, m
     assert "error: [R1] unknown fact 'qtty' — did you mean 'qty'? (in: qtty > 1)" in en
 
 
+def test_cli_check_summary_lines_follow_the_language(tmp_path, capsys, monkeypatch):
+    from tests.engine.tooling.test_check import ACCEPTS, _fixture_copy
+    argv = ["check", str(FLAWED), "--as-of", "2026-11-25"]
+    monkeypatch.setenv("AFTERSALES_LANG", "zh")
+    assert main(argv) == 1
+    tail = capsys.readouterr().out.splitlines()[-2:]
+    assert tail[0].startswith("flawed") and "7 条规则" in tail[0] and "触发过的规则 6/7  4 项发现" in tail[0]
+    assert tail[1] == "1 个规则集，7 条规则：2 个错误，2 个警告"
+    assert main(["check", str(_fixture_copy(tmp_path, ACCEPTS)), "--as-of", "2026-11-25"]) == 0
+    tail = capsys.readouterr().out.splitlines()[-2:]
+    assert tail[0].endswith("没有发现，4 项已接受")
+    assert tail[1] == "1 个规则集，7 条规则：没有问题，没有发现（YAML 中已接受 4 项；--show-accepted 列出它们）"
+    assert not any(_english_left(line.replace("--show-accepted", "").replace("YAML", "").replace("flawed", ""))
+                   for line in tail)
+    monkeypatch.setenv("AFTERSALES_LANG", "en")
+    assert main(argv) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "1 rule sets, 7 rules: 2 errors, 2 warnings"
+
+
 def test_explanations_name_a_fact_with_its_chinese_title_where_it_has_one():
     from engine.explanation.explain import display_name
     from tests.conftest import RULES
