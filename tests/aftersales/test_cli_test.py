@@ -95,6 +95,20 @@ def test_a_failure_is_an_expected_actual_table(rules, capsys):
     assert "2 passed, 1 failed" in out
 
 
+def test_the_report_is_in_chinese_under_zh(rules, capsys, monkeypatch):
+    path = rules / "tests" / "flawed" / "cases.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("decision: {shipping: paid", "decision: {shipping: free"),
+                    encoding="utf-8")
+    monkeypatch.setenv("AFTERSALES_LANG", "zh")
+    rc, out = _run(capsys, str(rules), "--min-coverage", "45")
+    assert rc == 1
+    lines = out[out.index("失败 "):out.index("\n\n")].splitlines()
+    assert re.match(rf"失败 {re.escape(str(path))}:\d+  flawed：small orders pay$", lines[0])  # the test's own name
+    assert re.match(r"\s+期望\s+实际\s+\[两种引擎\]$", lines[1]) and lines[-1].strip() == "触发的规则：S-3, D-1"
+    assert re.search(r"覆盖 flawed\s+3/7\s+条规则被测试触发过（ 42\.9%）  从未触发：S-2, D-2, D-3, L-1", out)
+    assert re.search(r"覆盖 合计\s+4/9\s+（ 44\.4%）", out) and "2 个通过，1 个失败" in out
+
+
 def test_a_rejected_case_and_an_expected_rejection(rules, capsys):
     path = rules / "tests" / "second" / "t.yaml"
     path.write_text(path.read_text(encoding="utf-8") + """  - name: rejected
