@@ -80,6 +80,11 @@ def _digest_of(text: str, name: str) -> str:
         return compile_ruleset(path, load_calendar(ROOT / "rules" / "calendar.yaml")).digest
 
 
+REFUSAL_SECONDS = 10.0
+"""How long the last (broken) edit of the reload storm may take to show as refused: the watchers poll
+every 0.2 s, but on a loaded machine a worker's watcher may wait behind the requests for longer."""
+
+
 def reload_storm(edits: int, workdir: Path, clients: int = 4, pause: float = 0.12) -> dict:
     """Edit rules/sla.yaml `edits` times under load on the real server (reload every 0.2 s), every
     other edit broken: no request may fail and every decision must name the digest of a valid version."""
@@ -116,9 +121,14 @@ def reload_storm(edits: int, workdir: Path, clients: int = 4, pause: float = 0.1
             else:
                 text = original + f"\n  - broken edit {i}: [not valid\n"
             path.write_text(text, encoding="utf-8")
+            written = time.monotonic()
             time.sleep(pause)
-        time.sleep(1.0)
-        status = {r["name"]: r for r in call(server.url + "/v1/rulesets")[1]["rulesets"]}["sla"]
+        # the last edit, a broken one, is refused once the watcher has seen it: asked until it says so
+        status = {}
+        while status.get("status") != "edit_rejected" and time.monotonic() - written < REFUSAL_SECONDS:
+            time.sleep(0.2)
+            status = {r["name"]: r for r in call(server.url + "/v1/rulesets")[1]["rulesets"]}["sla"]
+        refused_after = round(time.monotonic() - written, 1)
     finally:
         stop.set()
         for t in pool:
@@ -127,7 +137,8 @@ def reload_storm(edits: int, workdir: Path, clients: int = 4, pause: float = 0.1
     unknown = seen - valid
     return {"edits": edits, "broken": edits // 2, "requests": sent[0], "failed": len(failures),
             "first_failures": failures[:3], "digests_seen": len(seen), "digests_not_of_a_valid_version": len(unknown),
-            "last_status": status.get("status"), "seconds": round(time.monotonic() - started, 1),
+            "last_status": status.get("status"), "last_refused_after": refused_after,
+            "seconds": round(time.monotonic() - started, 1),
             "ok": not failures and not unknown and sent[0] > 0}
 
 

@@ -286,16 +286,23 @@ class Governance:
         """Create and activate `snap` without the workflow (the first import of the rules folder, or
         development mode); None when the last release of that origin already has this content, or
         when importing and another host imported first."""
+        if self._published(snap, origin):  # asked first: most saves (a refused edit) change nothing served
+            return None
         compiled = compile_snapshot(snap)
         if compiled.errors:
             raise RulesError(compiled.problems)
         with self.store.exclusive():
-            last = self.store.latest(("import", "development"))
-            if (last is not None and last["digest"] == snap.digest) or (origin == "import" and self.store.active()):
+            if self._published(snap, origin):  # another worker or host was quicker
                 return None
             rel = self._create(snap, actor, message, origin, self.store.active(), status="approved",
                                compiled=compiled)
             self.store.activate(rel["id"], utcnow(), kind=origin, actor=actor,
                                 reason=f"{origin}: activated without review")
         return rel
+
+    def _published(self, snap: Snapshot, origin: str) -> bool:
+        """Whether publishing `snap` would change nothing: the last release of the folder has this
+        content, or (importing) a release is active already."""
+        last = self.store.latest(("import", "development"))
+        return (last is not None and last["digest"] == snap.digest) or (origin == "import" and bool(self.store.active()))
 

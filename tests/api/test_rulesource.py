@@ -92,6 +92,23 @@ def test_a_refused_edit_is_logged_once_not_once_per_poll(tmp_path, caplog):
     assert not records[0].exc_info  # a refusal, not a traceback
 
 
+def test_a_refused_edit_publishes_nothing_and_compiles_no_release(tmp_path, monkeypatch):
+    """Development mode: a refused edit leaves the served texts as they were, so publishing them is
+    known to change nothing before anything is compiled (each save used to compile every rule set
+    in every worker, which delayed the refusal past a second on a loaded machine)."""
+    import releases.governance
+    source = rule_source(rules_copy(tmp_path), tmp_path / "var")
+    compiled = []
+    real = releases.governance.compile_snapshot
+    monkeypatch.setattr(releases.governance, "compile_snapshot", lambda snap: compiled.append(snap) or real(snap))
+    (tmp_path / "rules" / "sla.yaml").write_text(deep_nesting(), encoding="utf-8")
+    assert source.reload() == {"sla": "rejected"}
+    assert compiled == [] and source.governance.active() == "r1"
+    _edit(tmp_path / "rules", "2026.9")
+    assert source.reload() == {"sla": "reloaded"}
+    assert len(compiled) == 1 and source.governance.active() == "r2"
+
+
 # ------------------------------------------------------------------------------ item 4
 
 

@@ -28,7 +28,7 @@ def test_reload_storm_fails_no_request_and_serves_only_valid_versions(tmp_path):
     assert result["failed"] == 0, result["first_failures"]
     assert result["digests_not_of_a_valid_version"] == 0
     assert result["digests_seen"] >= 2, "the good edits were picked up"
-    assert result["last_status"] == "edit_rejected"  # the last edit is a broken one
+    assert result["last_status"] == "edit_rejected", result  # the last edit is a broken one
 
 
 def test_group_commit_commits_each_callers_entries_before_returning_and_keeps_errors_apart():
