@@ -31,16 +31,23 @@ def fail_rules(problems) -> int:
     return EXIT_RULES
 
 
-def read_case(path: str):
-    """The case JSON from a file or standard input (-); an exit code when it cannot be read."""
+def read_bounded(path: str, limit: int) -> bytes | None:
+    """At most limit + 1 bytes of a file or standard input (-), so the caller can tell an over-long
+    input without reading it whole; None, said on standard error, when it cannot be read."""
     try:
         if path == "-":
-            data = sys.stdin.buffer.read(MAX_CASE_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_CASE_BYTES + 1)
+            return sys.stdin.buffer.read(limit + 1)
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
     except OSError as e:
-        click.echo(f"{path}: cannot read: {e.strerror}", err=True)
+        click.echo(f"{path}: cannot read: {e.strerror or e}", err=True)
+        return None
+
+
+def read_case(path: str):
+    """The case JSON from a file or standard input (-); an exit code when it cannot be read."""
+    data = read_bounded(path, MAX_CASE_BYTES)
+    if data is None:
         return EXIT_CASE
     if len(data) > MAX_CASE_BYTES:
         click.echo(f"{path}: larger than {MAX_CASE_BYTES:,} bytes: not one case", err=True)

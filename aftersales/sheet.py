@@ -11,7 +11,7 @@ from engine.loading.yamlsource import read_rule_file
 from engine.messages import language_from_env
 from engine.rulebook import read_calendar
 
-from .common import EXIT_CASE
+from .common import EXIT_CASE, read_bounded
 
 RULES_HELP = "the rules folder (default: rules)"
 
@@ -62,11 +62,8 @@ def import_(ruleset, workbook, rules, dry_run) -> int:
     )
     path = _rule_file(rules, ruleset)
     text = read_rule_file(path)
-    try:
-        with open(workbook, "rb") as f:
-            data = f.read(MAX_WORKBOOK_BYTES + 1)
-    except OSError as e:
-        click.echo(f"{workbook}: cannot read: {e.strerror or e}", err=True)
+    data = read_bounded(workbook, MAX_WORKBOOK_BYTES)  # a larger one is refused by import_workbook
+    if data is None:
         return EXIT_CASE
     try:
         new = import_workbook(text, data, path, read_calendar(Path(rules) / "calendar.yaml"),
