@@ -165,10 +165,12 @@ class ReleaseStore:
         return [_row(r) for r in rows]
 
     def activations(self, release_ids: list[str]) -> list[dict]:
-        """The activations of these releases (at most MAX_LIST of them), oldest first."""
+        """The activations of these releases (the callers ask for one, or a page of `list`), oldest first."""
+        if len(release_ids) > MAX_LIST:
+            raise ValueError(f"activations of {len(release_ids)} releases asked; at most {MAX_LIST}")
         a = release_activations
         rows = self._run(lambda conn: conn.execute(
-            sa.select(a).where(a.c.release_id.in_(release_ids[:MAX_LIST]))
+            sa.select(a).where(a.c.release_id.in_(release_ids))
             .order_by(a.c.effective_at, a.c.seq)).all())
         return [_row(r) for r in rows]
 
