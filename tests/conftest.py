@@ -1,5 +1,6 @@
 import os
 import secrets
+import shutil
 from pathlib import Path
 from urllib.parse import quote
 
@@ -10,6 +11,18 @@ from engine.rulebook import RuleBook
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
 FLAWED = ROOT / "tests" / "fixtures" / "flawed"  # a rule set with every finding of `aftersales check`
+FLOOR_85, FLOOR_80 = "  floor_ratio:\n    value: 0.85\n", "  floor_ratio:\n    value: 0.80\n"
+"""The scrap floor ratio of rules/scrap_pricing.yaml, and the policy owner's edit the impact tests make."""
+
+
+def rules_with_floor_080(folder: Path) -> Path:
+    """A copy of the shipped rules in `folder` with the scrap floor at 80 % of the market price, not 85 %."""
+    shutil.copytree(RULES, folder)
+    path = folder / "scrap_pricing.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(FLOOR_85) == 1, "rules/scrap_pricing.yaml no longer holds the 0.85 floor ratio"
+    path.write_text(text.replace(FLOOR_85, FLOOR_80), encoding="utf-8")
+    return folder
 PG_URL = os.environ.get("AFTERSALES_TEST_DATABASE_URL")
 PG_REQUIRED = bool(os.environ.get("AFTERSALES_REQUIRE_POSTGRES"))
 

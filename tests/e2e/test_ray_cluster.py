@@ -21,7 +21,7 @@ import pytest
 
 from engine.rulebook import RuleBook
 from engine.tooling.cases import valid_cases
-from tests.conftest import RULES
+from tests.conftest import RULES, rules_with_floor_080
 from tests.ports import FIRST, LAST
 
 pytest.importorskip("ray")  # the test extra installs it (make test); never skipped there
@@ -148,13 +148,7 @@ def test_impact_on_a_two_node_cluster_equals_the_local_report():
     tmp = Path(tempfile.mkdtemp(prefix="asr-"))  # short: Ray's socket paths live under it
     cluster = None
     try:
-        lower = tmp / "rules"
-        shutil.copytree(RULES, lower)
-        scrap = lower / "scrap_pricing.yaml"
-        text = scrap.read_text(encoding="utf-8")
-        assert "  floor_ratio:\n    value: 0.85\n" in text
-        scrap.write_text(text.replace("  floor_ratio:\n    value: 0.85\n", "  floor_ratio:\n    value: 0.80\n"),
-                         encoding="utf-8")
+        lower = rules_with_floor_080(tmp / "rules")
         loaded = RuleBook.load(RULES, backend="python").get("scrap_pricing")
         cases = tmp / "cases.jsonl"
         with open(cases, "w", encoding="utf-8") as fh:

@@ -12,13 +12,12 @@ from engine.tooling.cases import valid_cases
 from engine.tooling.ruletests import load_tests
 from releases.evidence import gather
 from releases.snapshot import Snapshot, export, read_folder
-from tests.conftest import FLAWED, RULES
+from tests.conftest import FLAWED, FLOOR_80, FLOOR_85, RULES
 
 SHIPPED = read_folder(RULES)
 # the scrap pricing rules alone (with the calendar and their tests): check analyses one rule set
 SCRAP = Snapshot({n: t for n, t in SHIPPED.files.items()
                   if n in ("scrap_pricing.yaml", "calendar.yaml") or n.startswith("tests/scrap_pricing/")})
-FLOOR_85, FLOOR_80 = "  floor_ratio:\n    value: 0.85\n", "  floor_ratio:\n    value: 0.80\n"
 
 
 def edited(snap: Snapshot, name: str, old: str, new: str) -> Snapshot:

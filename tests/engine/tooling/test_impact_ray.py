@@ -1,7 +1,6 @@
 """`aftersales impact --engine ray` on a local Ray (ray.init(num_cpus=2) in this process): the report
 is the local engine's, number for number; --base / --against take a release id; bad options say so."""
 import json
-import shutil
 
 import pytest
 
@@ -10,7 +9,7 @@ from engine.rulebook import RuleBook
 from engine.tooling import impact
 from engine.tooling.cases import valid_cases
 from engine.tooling.impact import distributed
-from tests.conftest import RULES
+from tests.conftest import RULES, rules_with_floor_080
 
 ray = pytest.importorskip("ray")  # the test extra installs it (make test); never skipped there
 
@@ -28,14 +27,7 @@ def local_ray():
 @pytest.fixture(scope="module")
 def lower_floor(tmp_path_factory):
     """The shipped rules with the scrap floor at 80 % of the market price instead of 85 %."""
-    folder = tmp_path_factory.mktemp("floor") / "rules"
-    shutil.copytree(RULES, folder)
-    path = folder / "scrap_pricing.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert "  floor_ratio:\n    value: 0.85\n" in text
-    path.write_text(text.replace("  floor_ratio:\n    value: 0.85\n", "  floor_ratio:\n    value: 0.80\n"),
-                    encoding="utf-8")
-    return folder
+    return rules_with_floor_080(tmp_path_factory.mktemp("floor") / "rules")
 
 
 @pytest.fixture(scope="module")
