@@ -9,7 +9,7 @@ import click
 from engine.loading.compiler import compile_ruleset
 from engine.loading.yamlsource import read_rule_file
 from engine.messages import language_from_env
-from engine.rulebook import read_calendar
+from engine.rulebook import CALENDAR_FILE, read_calendar
 
 from .common import EXIT_CASE, read_bounded
 
@@ -37,7 +37,7 @@ def export(ruleset, out, rules) -> int:
     from engine.tooling.workbook.export import export_workbook
     path = _rule_file(rules, ruleset)
     text = read_rule_file(path)
-    compiled = compile_ruleset(path, read_calendar(Path(rules) / "calendar.yaml"), text)
+    compiled = compile_ruleset(path, read_calendar(Path(rules) / CALENDAR_FILE), text)
     data = export_workbook(text, compiled)
     Path(out).write_bytes(data)
     click.echo(f"{out}: {ruleset} {compiled.version}, {len(compiled.parameters)} parameters, "
@@ -66,7 +66,7 @@ def import_(ruleset, workbook, rules, dry_run) -> int:
     if data is None:
         return EXIT_CASE
     try:
-        new = import_workbook(text, data, path, read_calendar(Path(rules) / "calendar.yaml"),
+        new = import_workbook(text, data, path, read_calendar(Path(rules) / CALENDAR_FILE),
                               language_from_env())
     except WorkbookError as e:
         for problem in e.problems:

@@ -47,7 +47,7 @@ import engine
 from engine.calendar import WorkCalendar
 from engine.loading.compiler import compile_ruleset
 from engine.errors import Problem, RulesError
-from engine.rulebook import NOT_RULESETS, RuleBook, read_calendar, rule_files
+from engine.rulebook import CALENDAR_FILE, NOT_RULESETS, RuleBook, read_calendar, rule_files
 from engine.loading.yamlsource import decode, read_bytes
 from releases.governance import Governance
 from releases.snapshot import MAX_TEST_FILES
@@ -57,7 +57,6 @@ from releases.store import StoreUnavailable
 log = logging.getLogger("aftersales.rules")
 
 SOURCE = "rules folder"  # the name a refused change of the folder itself is shown under
-CALENDAR = "calendar.yaml"
 _NOTHING = {"source": None, "error": None, "calendar": {"text": None, "error": None}, "rulesets": {}}
 
 
@@ -208,7 +207,7 @@ class RuleSource:
         if not files:
             return
         if state["calendar"]["text"] is not None:
-            files[CALENDAR] = state["calendar"]["text"]
+            files[CALENDAR_FILE] = state["calendar"]["text"]
         for path in sorted(self.folder.glob("tests/*/*.yaml"))[:MAX_TEST_FILES]:
             try:
                 files[path.relative_to(self.folder).as_posix()] = decode(read_bytes(path), str(path))
@@ -229,7 +228,7 @@ class RuleSource:
         meta = self.governance.store.get(rid)["rulesets"] if rid else {}
         verdict = self._verdict
         state = {"error": verdict["error"],
-                 "calendar": {"text": files.get(CALENDAR), "error": verdict["calendar"]["error"]},
+                 "calendar": {"text": files.get(CALENDAR_FILE), "error": verdict["calendar"]["error"]},
                  "rulesets": {}}
         for stem, info in meta.items():  # a rule set's name is its file's stem (the compiler insists)
             state["rulesets"][stem] = {"text": files[f"{stem}.yaml"], "digest": info["digest"],
@@ -300,9 +299,9 @@ class RuleSource:
             return state, {}
         calendar = self._calendar(base["calendar"]["text"])
         try:
-            if CALENDAR in snap.unreadable:
-                raise snap.unreadable[CALENDAR]
-            text = snap.texts.get(CALENDAR)
+            if CALENDAR_FILE in snap.unreadable:
+                raise snap.unreadable[CALENDAR_FILE]
+            text = snap.texts.get(CALENDAR_FILE)
             calendar = self._calendar(text)
             state["calendar"] = {"text": text, "error": None}
         except RulesError as e:
@@ -341,7 +340,7 @@ class RuleSource:
     def _calendar(self, text: str | None) -> WorkCalendar:
         if text is None:
             return WorkCalendar.package_only()
-        return read_calendar(self.folder / CALENDAR, text)
+        return read_calendar(self.folder / CALENDAR_FILE, text)
 
     # -- loading a verdict ---------------------------------------------------------------
     def _adopt(self, state: dict, compiled: dict, release: str) -> dict:

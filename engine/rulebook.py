@@ -22,7 +22,9 @@ from engine.errors import CaseError, Problem, RulesError, refusal
 from engine.evaluation.evaluate import Decision, evaluate
 from engine.model import RuleSet
 
-NOT_RULESETS = {"calendar.yaml"}
+CALENDAR_FILE = "calendar.yaml"
+"""The working-day calendar of a rules folder (or of a release): not a rule set."""
+NOT_RULESETS = {CALENDAR_FILE}
 MAX_RULE_FILES = 100
 """YAML files in a rules folder: each is read (and the service re-reads them on every change), so
 a folder of thousands is a mistake (a wrong path), not a policy."""
@@ -55,7 +57,7 @@ class RuleBook:
         files = rule_files(folder)
         book = cls(folder, backend, WorkCalendar.package_only())
         try:
-            book.calendar = read_calendar(folder / "calendar.yaml")
+            book.calendar = read_calendar(folder / CALENDAR_FILE)
         except RulesError as e:
             book.errors["calendar"] = e
             return book

@@ -23,7 +23,8 @@ from engine.calendar import WorkCalendar
 from engine.errors import RulesError, refusal
 from engine.loading.yamlsource import Located, load_yaml, position
 from engine.rulebook import read_calendar
-from releases.snapshot import CALENDAR, Snapshot
+from engine.rulebook import CALENDAR_FILE
+from releases.snapshot import Snapshot
 
 MAX_CHANGES = 2_000
 """Items listed: a reviewer reads a few hundred; a snapshot rewritten wholesale gives one item per
@@ -85,7 +86,7 @@ def _changes(old_files: dict, new_files: dict):
             continue
         if name.startswith("tests/"):
             compare = _tests
-        elif name == CALENDAR:
+        elif name == CALENDAR_FILE:
             compare = _calendar
         else:
             compare = _ruleset
@@ -677,8 +678,8 @@ def _line_text(item: dict) -> str:
 def _file(item: dict) -> str:
     if item["kind"] == "tests" or item["path"].startswith("tests."):
         return f"tests/{item['ruleset']}/{item['path'].split('.', 1)[1]}.yaml"
-    if item["kind"] == "calendar" or item["ruleset"] == CALENDAR[:-len(".yaml")]:
-        return CALENDAR
+    if item["kind"] == "calendar" or item["ruleset"] == CALENDAR_FILE[:-len(".yaml")]:
+        return CALENDAR_FILE
     return f"{item['ruleset']}.yaml"
 
 

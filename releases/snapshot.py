@@ -23,9 +23,8 @@ from engine.errors import Problem, RulesError
 from engine.loading.compiler import compile_ruleset
 from engine.loading.yamlsource import MAX_FILE_BYTES, decode, read_bytes
 from engine.model import RuleSet
-from engine.rulebook import MAX_RULE_FILES, NOT_RULESETS, read_calendar
+from engine.rulebook import CALENDAR_FILE, MAX_RULE_FILES, NOT_RULESETS, read_calendar
 
-CALENDAR = "calendar.yaml"
 MAX_TEST_FILES = 500
 """Rule-test files in a snapshot: each is run at submit; thousands would be a wrong folder."""
 MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024
@@ -148,14 +147,21 @@ class Compiled:
         return [p for e in self.errors.values() for p in e.problems]
 
 
+def files_calendar(files: dict) -> WorkCalendar:
+    """The calendar of a release's files (RulesError when it does not load); without one, the
+    package's own (engine.calendar)."""
+    if CALENDAR_FILE not in files:
+        return WorkCalendar.package_only()
+    return read_calendar(Path(CALENDAR_FILE), files[CALENDAR_FILE])
+
+
 def compile_snapshot(snap: Snapshot) -> Compiled:
     """Compile every rule set of the snapshot with its calendar; nothing raises, problems are kept
     by file. A calendar that fails refuses the whole snapshot (every deadline depends on it)."""
     try:
-        calendar = read_calendar(Path(CALENDAR), snap.files.get(CALENDAR)) if CALENDAR in snap.files \
-            else WorkCalendar.package_only()
+        calendar = files_calendar(snap.files)
     except RulesError as e:
-        return Compiled(WorkCalendar.package_only(), errors={CALENDAR: e})
+        return Compiled(WorkCalendar.package_only(), errors={CALENDAR_FILE: e})
     out = Compiled(calendar)
     for name in snap.ruleset_files:
         try:

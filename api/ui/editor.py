@@ -26,12 +26,10 @@ from pathlib import Path
 
 from flask import Response, g, jsonify, redirect, render_template, request, url_for
 
-from engine.calendar import WorkCalendar
 from engine.errors import RulesError
 from engine.loading.compiler import compile_ruleset
 from engine.loading.yamlsource import load_yaml
 from engine.messages import localize
-from engine.rulebook import read_calendar
 from engine.tooling.workbook import yamledit
 from engine.tooling.workbook.export import export_workbook
 from engine.tooling.workbook.import_ import (
@@ -40,7 +38,7 @@ from engine.tooling.workbook.import_ import (
     import_workbook,
 )
 from releases.governance import Actor, WorkflowError
-from releases.snapshot import CALENDAR, Snapshot, check_files
+from releases.snapshot import Snapshot, check_files, files_calendar
 from releases.store import utcnow
 
 from .pages import _error, _service, bp, page, t
@@ -376,15 +374,10 @@ def _places(text: str, file: str) -> tuple[list, dict]:
     return lines, rows
 
 
-def _calendar(files: dict) -> WorkCalendar:
-    """The release's calendar (RulesError when it does not load), as releases.snapshot compiles it."""
-    return read_calendar(Path(CALENDAR), files[CALENDAR]) if CALENDAR in files else WorkCalendar.package_only()
-
-
 def compile_problems(text: str, file: str, files: dict) -> list:
     """The compiler's problems with the edited text, on the release's calendar ([] when it compiles)."""
     try:
-        compile_ruleset(Path(file), _calendar(files), text)
+        compile_ruleset(Path(file), files_calendar(files), text)
     except RulesError as e:
         return list(e.problems)
     return []
@@ -581,7 +574,7 @@ def download_workbook(rs):
         return ed
     text = ed.files[ed.file]
     try:
-        ruleset = compile_ruleset(Path(ed.file), _calendar(ed.files), text)
+        ruleset = compile_ruleset(Path(ed.file), files_calendar(ed.files), text)
     except RulesError as e:
         return _error(422, "; ".join(str(p) for p in e.problems[:MAX_SHOWN]))
     return Response(export_workbook(text, ruleset), headers={"Content-Disposition": f"attachment; filename={rs}.xlsx"},
@@ -605,7 +598,7 @@ def upload_workbook(rs):
     if not data:
         return render(422, refusal=t("ed_workbook_required"))
     try:
-        text = import_workbook(ed.files[ed.file], data, Path(ed.file), _calendar(ed.files), g.lang)
+        text = import_workbook(ed.files[ed.file], data, Path(ed.file), files_calendar(ed.files), g.lang)
     except WorkbookError as e:
         return render(422, refusal=f"{(upload.filename or '')[:100]}: " + "; ".join(e.problems[:MAX_SHOWN]))
     except RulesError as e:  # the release's calendar
